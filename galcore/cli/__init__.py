@@ -1,0 +1,1 @@
+"""The `galcore` command line: one module per subcommand."""

@@ -1,0 +1,81 @@
+"""`galcore curate`: survey files to the workspace's catalog."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from galcore.cli._common import add_workspace, command_parser
+
+if TYPE_CHECKING:
+    from galcore.curation import SurveyInputs
+
+__all__ = ["curate_command", "curate_command_parser"]
+
+_INPUTS = ("gz", "sdss_photo", "sdss_frames", "des_catalog", "des_tiles")
+
+
+def curate_command_parser(
+    subparsers: argparse._SubParsersAction | None = None,
+) -> argparse.ArgumentParser:
+    """Return the parser of ``galcore curate``."""
+    parser = command_parser(
+        subparsers, "curate", "Curate Galaxy Zoo, SDSS and DES inputs into the catalog."
+    )
+    add_workspace(parser)
+    parser.add_argument(
+        "--sky", type=Path, help="a folder holding all five inputs under their real names"
+    )
+    parser.add_argument("--gz", type=Path, help="Galaxy Zoo 1 table 2 (GalaxyZoo1_DR_table2.csv)")
+    parser.add_argument("--sdss-photo", type=Path, help="SkyServer PhotoObj CSV")
+    parser.add_argument(
+        "--sdss-frames", type=Path, help="folder with frame-*.fits.bz2 files below it"
+    )
+    parser.add_argument("--des-catalog", type=Path, help="DES DR1 main catalog CSV")
+    parser.add_argument("--des-tiles", type=Path, help="folder with DES *.fits.fz tiles below it")
+    parser.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
+    parser.add_argument(
+        "--field", type=float, default=40.0, help="cutout side in arcsec (default 40)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the set assignment")
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    parser.add_argument("--strict", action="store_true", help="stop at the first object that fails")
+    parser.set_defaults(func=curate_command)
+    return parser
+
+
+def survey_inputs(args: argparse.Namespace) -> SurveyInputs:
+    """Return the inputs named by ``--sky`` and the per-file options (which override it)."""
+    from galcore.curation import SurveyInputs
+    from galcore.errors import MissingInputError
+
+    given = {name: getattr(args, name) for name in _INPUTS if getattr(args, name) is not None}
+    if args.sky is not None:
+        return SurveyInputs(**{**vars(SurveyInputs.from_sky(args.sky)), **given})
+    missing = [f"--{name.replace('_', '-')}" for name in _INPUTS if name not in given]
+    if missing:
+        msg = f"missing {', '.join(missing)}; give every input, or a folder with --sky"
+        raise MissingInputError(msg)
+    return SurveyInputs(**given)
+
+
+def curate_command(args: argparse.Namespace) -> int:
+    """Run ``galcore curate``."""
+    from galcore.curation import CurationConfig, curate_catalog
+
+    mode = "strict" if args.strict else "skip"
+    config = CurationConfig(
+        size=args.size, field_arcsec=args.field, seed=args.seed, mode=mode, workers=args.workers
+    )
+    summary = curate_catalog(survey_inputs(args), args.workspace, config=config)
+    print(
+        f"wrote {summary.path}: {summary.n_sdss} SDSS + {summary.n_des} DES objects,"
+        f" {summary.n_matched} matched, in {summary.seconds:.0f} s"
+    )
+    print("sets: " + ", ".join(f"{name} {n}" for name, n in summary.sets.items()))
+    if summary.failures:
+        print(
+            "not curated: " + ", ".join(f"{n} {reason}" for reason, n in summary.failures.items())
+        )
+    return 0

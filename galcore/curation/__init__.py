@@ -1,0 +1,24 @@
+"""Curation: Galaxy Zoo labels, SDSS and DES images, one catalog of matched cutouts."""
+
+from __future__ import annotations
+
+from galcore.curation._crossmatch import crossmatch
+from galcore.curation._curate import STATUS_CODES, CurationConfig, CurationSummary, curate_catalog
+from galcore.curation._cutout import cutout, north_up_wcs
+from galcore.curation._inputs import SurveyInputs
+from galcore.curation._sets import SetFractions, assign_sets
+from galcore.curation._stretch import ColourStretch
+
+__all__ = [
+    "STATUS_CODES",
+    "ColourStretch",
+    "CurationConfig",
+    "CurationSummary",
+    "SetFractions",
+    "SurveyInputs",
+    "assign_sets",
+    "crossmatch",
+    "curate_catalog",
+    "cutout",
+    "north_up_wcs",
+]

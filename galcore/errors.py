@@ -1,0 +1,64 @@
+"""Exceptions raised by galcore; the CLI reports each as one line and exits 1."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CurationError",
+    "CurationWarning",
+    "GalcoreError",
+    "MissingBandError",
+    "MissingInputError",
+    "NotFittedError",
+    "OffFrameError",
+    "SkyError",
+    "TrainingError",
+    "UnreadableFileError",
+]
+
+
+class GalcoreError(Exception):
+    """Base class of every error galcore reports to a user."""
+
+
+class SkyError(GalcoreError, ValueError):
+    """Bad arguments for the synthetic sky."""
+
+
+class MissingInputError(GalcoreError, FileNotFoundError):
+    """A survey file or folder that the command needs is not there."""
+
+
+class CurationError(GalcoreError, ValueError):
+    """One object could not be curated: the message names the object, the file and the reason."""
+
+    reason = "curation_failed"
+
+
+class MissingBandError(CurationError):
+    """The frame or tile of one band is not among the input files."""
+
+    reason = "missing_band"
+
+
+class OffFrameError(CurationError):
+    """The cutout does not lie wholly on the frame or tile."""
+
+    reason = "off_frame"
+
+
+class UnreadableFileError(CurationError):
+    """A survey file exists but cannot be read as the format it claims."""
+
+    reason = "unreadable_file"
+
+
+class TrainingError(GalcoreError, ValueError):
+    """A run cannot be trained, predicted or evaluated as asked."""
+
+
+class NotFittedError(GalcoreError, AttributeError):
+    """An estimator was used before `fit`."""
+
+
+class CurationWarning(UserWarning):
+    """Some objects could not be curated; they stay in the store with their reason."""

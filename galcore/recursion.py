@@ -1,0 +1,103 @@
+"""Recursive training: the next training set from confident predictions and reviews."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from store import LABELS, Catalog, Decision, set_mask
+
+__all__ = ["NextTrainingSet", "next_training_set"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NextTrainingSet:
+    """Rows and labels of the next run's training set, and where they came from."""
+
+    rows: np.ndarray
+    labels: np.ndarray
+    n_parent: int
+    n_pseudo: int
+    n_approved: int
+    n_rejected: int
+
+    def provenance(self) -> dict[str, int]:
+        """Return the counts to record in the new run."""
+        return {
+            "n_parent": self.n_parent,
+            "n_pseudo": self.n_pseudo,
+            "n_approved": self.n_approved,
+            "n_rejected": self.n_rejected,
+        }
+
+
+def _most_confident(probs: np.ndarray, candidates: np.ndarray, top: int) -> dict[int, int]:
+    """Row -> class of the `top` most confident candidate predictions of each class."""
+    chosen = {}
+    predicted = np.nan_to_num(probs).argmax(axis=1)
+    for label in range(len(LABELS)):
+        rows = np.flatnonzero(candidates & (predicted == label))
+        best = rows[np.argsort(-probs[rows, label], kind="stable")[:top]]
+        chosen.update(dict.fromkeys(best.tolist(), label))
+    return chosen
+
+
+def next_training_set(
+    catalog: Catalog, parent: str, decisions: dict[int, Decision], *, top: int
+) -> NextTrainingSet:
+    """Return the parent's training set plus confident predictions and reviews.
+
+    The `top` most confident predictions per class among the curated unlabelled objects join
+    the parent run's training set, then every approved label joins (or overrides) it and every
+    rejected object leaves it.
+
+    Parameters
+    ----------
+    catalog
+        The catalog holding the parent run.
+    parent
+        A run with ``train_index``, ``train_label`` and ``probs``.
+    decisions
+        The latest review decision per object id (`store.Ledger.latest`).
+    top
+        Confident predictions taken per class.
+
+    Returns
+    -------
+    NextTrainingSet
+        The rows, their labels and the counts of each source.
+    """
+    run = catalog.run(parent)
+    parent_rows, parent_labels = run.read("train_index"), run.read("train_label")
+    probs = run.read("probs")
+    candidates = set_mask(catalog.column("sets"), "unlabelled") & catalog.ok()
+    candidates &= np.isfinite(probs).all(axis=1)
+    labels = dict(zip(parent_rows.tolist(), parent_labels.tolist(), strict=True))
+    pseudo = _most_confident(probs, candidates, top)
+    labels.update(pseudo)
+    row_of = {object_id: row for row, object_id in enumerate(catalog.column("object_id").tolist())}
+    unknown = [object_id for object_id in decisions if object_id not in row_of]
+    if unknown:
+        logger.warning(
+            "%d reviewed objects are not in the catalog (e.g. %d)", len(unknown), unknown[0]
+        )
+    approved = {
+        row_of[i]: d.label for i, d in decisions.items() if i in row_of and d.decision == "approve"
+    }
+    rejected = {row_of[i] for i, d in decisions.items() if i in row_of and d.decision == "reject"}
+    labels.update(approved)
+    for row in rejected:
+        labels.pop(row, None)
+    rows = np.array(sorted(labels), dtype=np.int64)
+    return NextTrainingSet(
+        rows=rows,
+        labels=np.array([labels[row] for row in rows.tolist()], dtype=np.int8),
+        n_parent=len(parent_rows),
+        n_pseudo=len(pseudo),
+        n_approved=len(approved),
+        n_rejected=len(rejected),
+    )

@@ -1,0 +1,34 @@
+"""Readers of the survey inputs in their real formats: Galaxy Zoo 1, SDSS and DES DR1."""
+
+from __future__ import annotations
+
+from galcore.surveys._des import (
+    DES_BANDS_USED,
+    find_tiles,
+    read_des_catalog,
+    read_tile,
+)
+from galcore.surveys._galaxyzoo import (
+    EL_THRESHOLD,
+    SPIRAL_THRESHOLD,
+    parse_sexagesimal,
+    read_galaxy_zoo,
+)
+from galcore.surveys._images import SurveyImage
+from galcore.surveys._sdss import decode_objid, find_frames, read_frame, read_photoobj
+
+__all__ = [
+    "DES_BANDS_USED",
+    "EL_THRESHOLD",
+    "SPIRAL_THRESHOLD",
+    "SurveyImage",
+    "decode_objid",
+    "find_frames",
+    "find_tiles",
+    "parse_sexagesimal",
+    "read_des_catalog",
+    "read_frame",
+    "read_galaxy_zoo",
+    "read_photoobj",
+    "read_tile",
+]

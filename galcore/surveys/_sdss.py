@@ -1,0 +1,102 @@
+"""SDSS: PhotoObj tables, objid bits and DR8+ frame files."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from galcore.errors import CurationError
+from galcore.surveys._fits import as_float_image, celestial_wcs, open_fits
+from galcore.surveys._images import SurveyImage
+
+__all__ = ["PHOTOOBJ_COLUMNS", "decode_objid", "find_frames", "read_frame", "read_photoobj"]
+
+logger = logging.getLogger(__name__)
+
+PHOTOOBJ_COLUMNS = (
+    "objid",
+    "ra",
+    "dec",
+    "u",
+    "g",
+    "r",
+    "i",
+    "z",
+    "run",
+    "rerun",
+    "camcol",
+    "field",
+    "petroRad_r",
+)
+_FRAME_NAME = re.compile(r"^frame-([ugriz])-(\d{6})-(\d)-(\d{4})\.fits(\.bz2)?$")
+
+FrameKey = tuple[str, int, int, int]
+"""(band, run, camcol, field)."""
+
+
+def decode_objid(objid: np.ndarray) -> dict[str, np.ndarray]:
+    """Decode SDSS objids into run, rerun, camcol and field.
+
+    Examples
+    --------
+    >>> decode_objid(np.array([1237648720693755918]))["run"]
+    array([756])
+    """
+    objid = np.asarray(objid, dtype=np.int64)
+    return {
+        "run": (objid >> 32) & 0xFFFF,
+        "rerun": (objid >> 48) & 0x7FF,
+        "camcol": (objid >> 29) & 0x7,
+        "field": (objid >> 16) & 0xFFF,
+    }
+
+
+def read_photoobj(path: Path) -> pd.DataFrame:
+    """Read a SkyServer PhotoObj CSV, indexed by objid.
+
+    Raises
+    ------
+    CurationError
+        If a column is missing, or the run/camcol/field columns disagree with the objid bits.
+    """
+    table = pd.read_csv(path, skipinitialspace=True, comment="#")
+    missing = [name for name in PHOTOOBJ_COLUMNS if name not in table.columns]
+    if missing:
+        msg = f"{path}: missing PhotoObj columns {missing}; query {', '.join(PHOTOOBJ_COLUMNS)}"
+        raise CurationError(msg)
+    table = table.drop_duplicates("objid").set_index("objid")
+    bits = decode_objid(table.index.to_numpy())
+    for name in ("run", "camcol", "field"):
+        bad = table[name].to_numpy() != bits[name]
+        if bad.any():
+            objid = table.index[np.argmax(bad)]
+            msg = f"{path}: object {objid}: {name} column disagrees with the objid bits"
+            raise CurationError(msg)
+    logger.info("%s: %d objects", path.name, len(table))
+    return table
+
+
+def find_frames(root: Path) -> dict[FrameKey, Path]:
+    """Find DR8+ frame files anywhere under `root` by their names."""
+    frames = {}
+    for path in sorted(root.rglob("frame-*.fits*")):
+        match = _FRAME_NAME.match(path.name)
+        if match:
+            band, run, camcol, field, _ = match.groups()
+            frames[band, int(run), int(camcol), int(field)] = path
+    logger.info("%s: %d SDSS frame files", root, len(frames))
+    return frames
+
+
+def read_frame(path: Path) -> SurveyImage:
+    """Read a DR8+ frame: HDU0 nanomaggies per pixel with its (rotated) TAN WCS."""
+    with open_fits(path) as hdus:
+        header = hdus[0].header
+        data = as_float_image(hdus[0].data, path)
+    wcs = celestial_wcs(header, path)
+    image = SurveyImage(data, wcs, path)
+    return SurveyImage(data / np.float32(image.pixel_scale_arcsec**2), wcs, path)

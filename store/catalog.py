@@ -1,0 +1,279 @@
+"""The Zarr catalog: object columns, images and runs, written atomically.
+
+Layout (one Zarr v3 group)::
+
+    catalog.zarr/
+      objects/<column>      1-D arrays of length N (see `store.schema.OBJECT_COLUMNS`)
+      images                uint8 (N, S, S, 3), chunked along N
+      runs/<run>/           attrs: config, parent, created, metrics; arrays: probs, features, ...
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from store.errors import RunExistsError, SchemaError, StoreNotFoundError
+from store.schema import (
+    OBJECT_COLUMNS,
+    RUN_ARRAYS,
+    SCHEMA_VERSION,
+    STATUS_OK,
+    validate_columns,
+)
+
+__all__ = ["Catalog", "CatalogWriter", "Run"]
+
+IMAGE_CHUNK = 64
+"""Images per chunk: one chunk read costs ~1 ms, so never store one image per chunk."""
+
+
+class Run:
+    """One training run inside the catalog: its attributes and its per-object arrays."""
+
+    def __init__(self, group: zarr.Group, name: str) -> None:
+        self._group = group
+        self.name = name
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """Config, parent, created, metrics and anything else recorded for the run."""
+        return dict(self._group.attrs)
+
+    def update_attrs(self, **values: Any) -> None:  # noqa: ANN401
+        """Add or replace attributes (JSON-serialisable values)."""
+        self._group.attrs.update(values)
+
+    def has(self, name: str) -> bool:
+        """Return whether the run holds the array `name`."""
+        return name in self._group
+
+    def read(self, name: str) -> np.ndarray:
+        """Return the array `name`; raises `StoreNotFoundError` if the run has none."""
+        if name not in self._group:
+            msg = f"run {self.name!r} has no {name!r} array yet; run the step that writes it"
+            raise StoreNotFoundError(msg)
+        return self._group[name][...]
+
+    def write(self, name: str, values: np.ndarray) -> None:
+        """Write (or replace) the array `name`, checking it against `RUN_ARRAYS`."""
+        if name not in RUN_ARRAYS:
+            msg = f"unknown run array {name!r}; allowed: {', '.join(RUN_ARRAYS)}"
+            raise SchemaError(msg)
+        dtype, width = RUN_ARRAYS[name]
+        array = np.asarray(values).astype(dtype, copy=False)
+        expected_ndim = 1 if width == 0 else 2
+        if array.ndim != expected_ndim or (width and array.shape[1] != width):
+            msg = f"run array {name!r} has shape {array.shape}; expected {expected_ndim}-D"
+            msg += f" with {width} columns" if width else ""
+            raise SchemaError(msg)
+        self._group.create_array(
+            name, shape=array.shape, dtype=dtype, chunks=array.shape or None, overwrite=True
+        )[...] = array
+
+
+class Catalog:
+    """A curated catalog opened from its Zarr folder.
+
+    Parameters
+    ----------
+    path
+        The `catalog.zarr` folder.
+    mode
+        ``"r"`` to read, ``"r+"`` to add runs.
+
+    Raises
+    ------
+    StoreNotFoundError
+        If there is no catalog at `path`.
+    SchemaError
+        If the catalog was written with another schema version or lacks columns.
+    """
+
+    def __init__(self, path: Path | str, *, mode: str = "r+") -> None:
+        self.path = Path(path)
+        if not (self.path / "zarr.json").is_file():
+            msg = f"no catalog at {self.path}; run 'galcore curate' (or 'galcore demo') first"
+            raise StoreNotFoundError(msg)
+        self._root = zarr.open_group(self.path, mode=mode)
+        version = self._root.attrs.get("schema_version")
+        if version != SCHEMA_VERSION:
+            msg = f"{self.path} has schema version {version}; this code reads {SCHEMA_VERSION}"
+            raise SchemaError(msg)
+        self._objects = self._root["objects"]
+        validate_columns({name: self._objects[name] for name in self._objects.array_keys()})
+
+    def __len__(self) -> int:
+        return int(self._objects["object_id"].shape[0])
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """Catalog attributes: provenance of the curation, sizes, thresholds."""
+        return dict(self._root.attrs)
+
+    @property
+    def image_size(self) -> int:
+        """Side of the square images in pixels."""
+        return int(self.images.shape[1])
+
+    @property
+    def images(self) -> zarr.Array:
+        """The uint8 (N, S, S, 3) image array."""
+        return self._root["images"]
+
+    @property
+    def status_codes(self) -> tuple[str, ...]:
+        """Status names; `objects/status` indexes this tuple, code 0 is "ok"."""
+        return tuple(self._objects.attrs["status_codes"])
+
+    @property
+    def failures(self) -> dict[int, str]:
+        """Row -> message for every object that could not be curated."""
+        return {int(row): message for row, message in self._objects.attrs["failures"]}
+
+    def column(self, name: str) -> np.ndarray:
+        """Return one object column as a NumPy array."""
+        if name not in OBJECT_COLUMNS:
+            msg = f"unknown column {name!r}; columns: {', '.join(OBJECT_COLUMNS)}"
+            raise SchemaError(msg)
+        return self._objects[name][...]
+
+    def columns(self, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Return several object columns (all of them by default)."""
+        return {name: self.column(name) for name in (names or OBJECT_COLUMNS)}
+
+    def ok(self) -> np.ndarray:
+        """Return the boolean mask of the rows that were curated successfully."""
+        return self.column("status") == 0
+
+    def read_images(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
+        """Return the images of the given rows, in that order, as uint8 (n, S, S, 3)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")
+        images = np.empty((len(rows), *self.images.shape[1:]), dtype=np.uint8)
+        if len(rows):
+            images[order] = self.images.oindex[rows[order]]
+        return images
+
+    def runs(self) -> list[str]:
+        """Names of the runs, oldest first."""
+        if "runs" not in self._root:
+            return []
+        groups = [(self.run(name).attrs.get("created", ""), name) for name in self._runs_group()]
+        return [name for _, name in sorted(groups)]
+
+    def run(self, name: str) -> Run:
+        """Return the run `name`; raises `StoreNotFoundError` if there is none."""
+        runs = self._runs_group()
+        if name not in runs:
+            known = ", ".join(runs.group_keys()) or "none yet"
+            msg = f"no run {name!r} in {self.path} (runs: {known}); train it with 'galcore train'"
+            raise StoreNotFoundError(msg)
+        return Run(runs[name], name)
+
+    def create_run(self, name: str, **attrs: Any) -> Run:  # noqa: ANN401
+        """Create a new run with its attributes; runs are never overwritten."""
+        if not name or "/" in name or name.startswith("."):
+            msg = f"run name {name!r} is not allowed; use letters, digits, '-' and '_'"
+            raise SchemaError(msg)
+        runs = self._runs_group()
+        if name in runs:
+            msg = f"run {name!r} exists in {self.path}; choose another name with --run"
+            raise RunExistsError(msg)
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        group = runs.create_group(name)
+        group.attrs.update({"created": created, **attrs})
+        return Run(group, name)
+
+    def _runs_group(self) -> zarr.Group:
+        if "runs" not in self._root:
+            return self._root.create_group("runs")
+        return self._root["runs"]
+
+
+class CatalogWriter:
+    """Write a new catalog into a temporary folder, then move it into place at once.
+
+    Nothing appears at `path` until `commit`; a failure (or `abort`) leaves any existing
+    catalog as it was.
+
+    Parameters
+    ----------
+    path
+        The final `catalog.zarr` folder.
+    columns
+        Object columns, validated against `store.schema.OBJECT_COLUMNS`.
+    image_size
+        Side of the square images in pixels.
+    status_codes
+        Status names, code 0 first (it must be "ok").
+    attrs
+        Catalog attributes (provenance, thresholds, sizes).
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        columns: Mapping[str, np.ndarray],
+        *,
+        image_size: int,
+        status_codes: Sequence[str],
+        attrs: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not status_codes or status_codes[0] != STATUS_OK:
+            msg = f"status_codes must start with {STATUS_OK!r}, got {list(status_codes)}"
+            raise SchemaError(msg)
+        self.path = Path(path)
+        self.size = validate_columns(columns)
+        self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        root = zarr.open_group(self._tmp, mode="w")
+        root.attrs.update({"schema_version": SCHEMA_VERSION, **(attrs or {})})
+        objects = root.create_group("objects")
+        objects.attrs.update({"status_codes": list(status_codes), "failures": []})
+        chunk = max(1, min(self.size, 1 << 16))
+        for name, dtype in OBJECT_COLUMNS.items():
+            array = objects.create_array(name, shape=(self.size,), dtype=dtype, chunks=(chunk,))
+            array[...] = np.asarray(columns[name]).astype(dtype)
+        shape = (self.size, image_size, image_size, 3)
+        self.images = root.create_array(
+            "images", shape=shape, dtype="uint8", chunks=(IMAGE_CHUNK, image_size, image_size, 3)
+        )
+        self._root = root
+
+    def write_images(self, start: int, images: np.ndarray) -> None:
+        """Write a block of images from row `start`; blocks should align with `IMAGE_CHUNK`."""
+        self.images[start : start + len(images)] = images
+
+    def set_column(self, name: str, values: np.ndarray) -> None:
+        """Replace one object column (e.g. `sets`, known only after the images are cut)."""
+        if name not in OBJECT_COLUMNS:
+            msg = f"unknown column {name!r}; columns: {', '.join(OBJECT_COLUMNS)}"
+            raise SchemaError(msg)
+        self._root["objects"][name][...] = np.asarray(values).astype(OBJECT_COLUMNS[name])
+
+    def set_status(self, status: np.ndarray, failures: Mapping[int, str]) -> None:
+        """Store the status code of every row and the message of every failed row."""
+        objects = self._root["objects"]
+        objects["status"][...] = np.asarray(status, dtype=OBJECT_COLUMNS["status"])
+        objects.attrs["failures"] = [[int(row), msg] for row, msg in sorted(failures.items())]
+
+    def commit(self) -> Path:
+        """Move the finished catalog into place, replacing an older one, and return its path."""
+        old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+        if self.path.exists():
+            self.path.rename(old)
+        self._tmp.rename(self.path)
+        shutil.rmtree(old, ignore_errors=True)
+        return self.path
+
+    def abort(self) -> None:
+        """Throw the unfinished catalog away."""
+        shutil.rmtree(self._tmp, ignore_errors=True)

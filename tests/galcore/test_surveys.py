@@ -1,0 +1,183 @@
+import bz2
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from galcore.errors import CurationError, UnreadableFileError
+from galcore.surveys import (
+    decode_objid,
+    find_frames,
+    find_tiles,
+    parse_sexagesimal,
+    read_des_catalog,
+    read_frame,
+    read_galaxy_zoo,
+    read_photoobj,
+    read_tile,
+)
+
+GZ_HEADER = (
+    "OBJID,RA,DEC,NVOTE,P_EL,P_CW,P_ACW,P_EDGE,P_DK,P_MG,P_CS,P_EL_DEBIASED,P_CS_DEBIASED,"
+    "SPIRAL,ELLIPTICAL,UNCERTAIN"
+)
+
+
+def objid(run, camcol, field, rerun=301, number=1):
+    return (2 << 59) | (rerun << 48) | (run << 32) | (camcol << 29) | (field << 16) | number
+
+
+def tan_wcs(scale_arcsec, angle_deg=0.0, shape=(100, 120)):
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [10.0, 0.0]
+    wcs.wcs.crpix = [shape[1] / 2, shape[0] / 2]
+    angle = np.deg2rad(angle_deg)
+    scale = scale_arcsec / 3600
+    wcs.wcs.cd = scale * np.array([[-np.cos(angle), np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return wcs
+
+
+class TestSexagesimal:
+    @pytest.mark.parametrize(
+        ("text", "hours", "degrees"),
+        [
+            pytest.param("00:00:00.41", True, 0.41 * 15 / 3600, id="ra"),
+            pytest.param("12:30:00.00", True, 187.5, id="ra-hours"),
+            pytest.param("-00:05:33.3", False, -(5 / 60 + 33.3 / 3600), id="negative-zero-degrees"),
+            pytest.param("+01:30:00.0", False, 1.5, id="plus"),
+            pytest.param(" -10:00:36.0", False, -10.01, id="space"),
+        ],
+    )
+    def test_parses_sign_from_the_string(self, text, hours, degrees):
+        np.testing.assert_allclose(parse_sexagesimal(np.array([text]), hours=hours), [degrees])
+
+    def test_rejects_other_formats(self):
+        with pytest.raises(ValueError, match="must look like 'DD:MM:SS.s'"):
+            parse_sexagesimal(np.array(["10.5"]), hours=True)
+
+
+class TestGalaxyZoo:
+    def test_deduplicates_thresholds_and_labels(self, tmp_path):
+        path = tmp_path / "GalaxyZoo1_DR_table2.csv"
+        rows = [
+            "1,00:40:00.00,-00:05:33.3,30,0.0,0.5,0.5,0,0,0,1.0,0.0,0.99,1,0,0",
+            "1,00:40:00.00,-00:05:33.3,30,0.0,0.5,0.5,0,0,0,1.0,0.0,0.99,1,0,0",
+            "2,00:41:00.00,+00:01:00.0,40,0.95,0,0,0,0.05,0,0.0,0.93,0.02,0,1,0",
+            "3,00:42:00.00,+00:02:00.0,20,0.6,0.4,0,0,0,0,0.4,0.55,0.40,0,0,1",
+        ]
+        path.write_text("\n".join([GZ_HEADER, *rows]) + "\n")
+        table = read_galaxy_zoo(path)
+        assert table.index.tolist() == [1, 2, 3]
+        assert table["label"].tolist() == [1, 0, 0]
+        assert table["confident"].tolist() == [True, True, False]
+        np.testing.assert_allclose(table.loc[1, "ra"], 10.0)
+        assert table.loc[1, "dec"] < 0
+
+    def test_missing_columns_are_named(self, tmp_path):
+        path = tmp_path / "gz.csv"
+        path.write_text("OBJID,RA,DEC\n1,00:00:00,00:00:00\n")
+        with pytest.raises(CurationError, match=r"missing Galaxy Zoo columns \['NVOTE'"):
+            read_galaxy_zoo(path)
+
+    def test_bad_coordinates_name_the_file(self, tmp_path):
+        path = tmp_path / "gz.csv"
+        path.write_text(GZ_HEADER + "\n1,10.5,00:00:00,1,1,0,0,0,0,0,0,1,0,0,1,0\n")
+        with pytest.raises(CurationError, match="gz.csv: cannot parse RA/DEC"):
+            read_galaxy_zoo(path)
+
+
+class TestSdss:
+    def test_objid_bits_round_trip(self):
+        bits = decode_objid(np.array([objid(756, 3, 412, rerun=301)]))
+        assert {k: int(v[0]) for k, v in bits.items()} == {
+            "run": 756,
+            "rerun": 301,
+            "camcol": 3,
+            "field": 412,
+        }
+
+    def test_photoobj_must_agree_with_objid(self, tmp_path):
+        path = tmp_path / "sdss_photoobj.csv"
+        header = "objid,ra,dec,u,g,r,i,z,run,rerun,camcol,field,petroRad_r"
+        path.write_text(f"{header}\n{objid(756, 3, 412)},10,0,18,17,16,15.5,15,756,301,3,413,4\n")
+        with pytest.raises(CurationError, match="field column disagrees with the objid bits"):
+            read_photoobj(path)
+
+    def test_frames_are_found_by_name_and_read_as_surface_brightness(self, tmp_path):
+        folder = tmp_path / "deep" / "301" / "756" / "3"
+        folder.mkdir(parents=True)
+        wcs = tan_wcs(0.396, angle_deg=30)
+        data = np.full((100, 120), 2.0, dtype=np.float32)
+        hdus = fits.HDUList(
+            [fits.PrimaryHDU(data, header=wcs.to_header()), fits.ImageHDU(np.ones(120))]
+        )
+        path = folder / "frame-r-000756-3-0412.fits.bz2"
+        with path.open("wb") as raw, bz2.open(raw, "wb") as out:
+            hdus.writeto(out)
+        (folder / "notes-frame.txt").write_text("not a frame")
+        frames = find_frames(tmp_path)
+        assert frames == {("r", 756, 3, 412): path}
+        image = read_frame(path)
+        assert image.data.shape == (100, 120)
+        np.testing.assert_allclose(image.pixel_scale_arcsec, 0.396, rtol=1e-6)
+        np.testing.assert_allclose(image.data, 2.0 / 0.396**2, rtol=1e-5)
+
+    def test_corrupt_frame_is_unreadable(self, tmp_path):
+        path = tmp_path / "frame-g-000756-3-0412.fits.bz2"
+        path.write_bytes(b"not bzip2 at all")
+        with pytest.raises(UnreadableFileError, match="frame-g-000756-3-0412.fits.bz2: unreadable"):
+            read_frame(path)
+
+
+class TestDes:
+    def _tile(self, path, *, sci=True, magzero=30.0, mask_value=0):
+        wcs = tan_wcs(0.263)
+        header = wcs.to_header()
+        if magzero is not None:
+            header["MAGZERO"] = magzero
+        data = np.full((100, 120), 10 ** (0.4 * 7.5), dtype=np.float32)
+        image = fits.CompImageHDU(data, header=header, name="SCI" if sci else "IMAGE")
+        mask = fits.CompImageHDU(np.full((100, 120), mask_value, np.int32), name="MSK")
+        fits.HDUList([fits.PrimaryHDU(), image, mask]).writeto(path)
+
+    def test_counts_become_nanomaggies_per_square_arcsec(self, tmp_path):
+        path = tmp_path / "DES0040+0000_r2622p01_g.fits.fz"
+        self._tile(path)
+        image = read_tile(path)
+        np.testing.assert_allclose(image.data, 1 / 0.263**2, rtol=1e-4)
+
+    def test_masked_pixels_become_nan(self, tmp_path):
+        path = tmp_path / "DES0040+0000_r2622p01_g.fits.fz"
+        self._tile(path, mask_value=1)
+        assert np.isnan(read_tile(path).data).all()
+
+    def test_tiles_without_sci_or_magzero_are_unreadable(self, tmp_path):
+        path = tmp_path / "DES0040+0000_r2622p01_g.fits.fz"
+        self._tile(path, sci=False)
+        with pytest.raises(UnreadableFileError, match="no SCI image HDU"):
+            read_tile(path)
+        path.unlink()
+        self._tile(path, magzero=None)
+        with pytest.raises(UnreadableFileError, match="no MAGZERO"):
+            read_tile(path)
+
+    def test_newest_request_number_wins(self, tmp_path):
+        for name in ("DES0040+0000_r2622p01_g.fits.fz", "DES0040+0000_r3001p02_g.fits.fz"):
+            (tmp_path / name).write_bytes(b"")
+        (tmp_path / "DES0040+0000_r3001p02_g.fits").write_bytes(b"")
+        tiles = find_tiles(tmp_path)
+        assert tiles == {("DES0040+0000", "g"): tmp_path / "DES0040+0000_r3001p02_g.fits.fz"}
+
+    def test_catalog_missing_values_become_nan(self, tmp_path):
+        path = tmp_path / "des_dr1_main.csv"
+        columns = "COADD_OBJECT_ID,TILENAME,RA,DEC,MAG_AUTO_G,MAG_AUTO_R,MAG_AUTO_I,FLUX_RADIUS_R"
+        path.write_text(f"{columns}\n5,DES0040+0000,10,0,99,17.5,-99,6.0\n")
+        table = read_des_catalog(path)
+        assert np.isnan(table.loc[5, "MAG_AUTO_G"])
+        assert np.isnan(table.loc[5, "MAG_AUTO_I"])
+        assert table.loc[5, "MAG_AUTO_R"] == 17.5
+        path.write_text("COADD_OBJECT_ID,RA\n5,10\n")
+        with pytest.raises(CurationError, match=r"missing DES columns \['TILENAME'"):
+            read_des_catalog(path)
