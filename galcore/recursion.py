@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from store import LABELS, Catalog, Decision, set_mask
+from galcore.errors import TrainingError
+from store import LABELS, Catalog, Decision, Workspace, set_mask
 
-__all__ = ["NextTrainingSet", "next_training_set"]
+if TYPE_CHECKING:
+    from galcore.training import TrainResult
+
+__all__ = ["NextTrainingSet", "next_training_set", "recurse"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,3 +107,72 @@ def next_training_set(
         n_approved=len(approved),
         n_rejected=len(rejected),
     )
+
+
+def recurse(
+    workspace: Path,
+    parent: str,
+    run: str,
+    *,
+    top: int = 1000,
+    profile: str | None = None,
+    seed: int = 0,
+) -> TrainResult:
+    """Train run `run` on the parent's training set, confident predictions and reviews.
+
+    The ledger's state is read once and recorded with the run, so the labels it used can be
+    replayed (`store.Ledger.latest` with ``upto``).
+
+    Parameters
+    ----------
+    workspace
+        The workspace folder.
+    parent
+        A run with predictions (``galcore predict``).
+    run
+        The new run's name.
+    top
+        Confident unlabelled predictions taken per class.
+    profile
+        Training profile; the parent's by default.
+    seed
+        Seed of the new training.
+
+    Returns
+    -------
+    TrainResult
+        As `galcore.training.train` returns it.
+
+    Raises
+    ------
+    TrainingError
+        If `top` is negative.
+    """
+    from galcore.training import Examples, TrainConfig, train
+
+    if top < 0:
+        msg = f"top must be >= 0, got {top}"
+        raise TrainingError(msg)
+    space = Workspace(workspace)
+    catalog = space.catalog(mode="r")
+    state = space.ledger().state()
+    chosen = next_training_set(catalog, parent, space.ledger().latest(upto=state), top=top)
+    logger.info(
+        "run %s from %s: %d parent labels, %d confident predictions, %d approved, %d rejected",
+        run,
+        parent,
+        chosen.n_parent,
+        chosen.n_pseudo,
+        chosen.n_approved,
+        chosen.n_rejected,
+    )
+    config = TrainConfig.from_profile(
+        workspace,
+        run,
+        profile=profile or catalog.run(parent).attrs["profile"],
+        seed=seed,
+        parent=parent,
+        ledger_state=state,
+    )
+    examples = Examples(chosen.rows, chosen.labels)
+    return train(config, examples=examples, provenance={"top": top, **chosen.provenance()})

@@ -154,12 +154,18 @@ class Catalog:
         return self.column("status") == 0
 
     def read_images(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
-        """Return the images of the given rows, in that order, as uint8 (n, S, S, 3)."""
+        """Return the images of the given rows, in that order, as uint8 (n, S, S, 3).
+
+        Each chunk holding a requested row is read once, as a slice (much faster than zarr's
+        point selection).
+        """
         rows = np.asarray(rows, dtype=np.int64)
-        order = np.argsort(rows, kind="stable")
         images = np.empty((len(rows), *self.images.shape[1:]), dtype=np.uint8)
-        if len(rows):
-            images[order] = self.images.oindex[rows[order]]
+        chunk = self.images.chunks[0]
+        for first in np.unique(rows // chunk) * chunk:
+            wanted = np.flatnonzero((rows >= first) & (rows < first + chunk))
+            block = self.images[first : min(first + chunk, len(self))]
+            images[wanted] = block[rows[wanted] - first]
         return images
 
     def runs(self) -> list[str]:
@@ -171,9 +177,10 @@ class Catalog:
 
     def run(self, name: str) -> Run:
         """Return the run `name`; raises `StoreNotFoundError` if there is none."""
-        runs = self._runs_group()
-        if name not in runs:
-            known = ", ".join(runs.group_keys()) or "none yet"
+        runs = self._root.get("runs")
+        if runs is None or name not in runs:
+            known = ", ".join(runs.group_keys()) if runs is not None else ""
+            known = known or "none yet"
             msg = f"no run {name!r} in {self.path} (runs: {known}); train it with 'galcore train'"
             raise StoreNotFoundError(msg)
         return Run(runs[name], name)

@@ -147,4 +147,3 @@ class Ledger:
         with self._connect() as db:
             rows = db.execute(f"SELECT {_COLUMNS} FROM decisions {where}", params).fetchall()
         return [Decision(*row) for row in rows]
-

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,19 +65,20 @@ def survey_inputs(args: argparse.Namespace) -> SurveyInputs:
 def curate_command(args: argparse.Namespace) -> int:
     """Run ``galcore curate``."""
     from galcore.curation import CurationConfig, curate_catalog
+    from galcore.errors import CurationWarning
 
     mode = "strict" if args.strict else "skip"
     config = CurationConfig(
         size=args.size, field_arcsec=args.field, seed=args.seed, mode=mode, workers=args.workers
     )
-    summary = curate_catalog(survey_inputs(args), args.workspace, config=config)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CurationWarning)
+        summary = curate_catalog(survey_inputs(args), args.workspace, config=config)
     print(
         f"wrote {summary.path}: {summary.n_sdss} SDSS + {summary.n_des} DES objects,"
         f" {summary.n_matched} matched, in {summary.seconds:.0f} s"
     )
     print("sets: " + ", ".join(f"{name} {n}" for name, n in summary.sets.items()))
-    if summary.failures:
-        print(
-            "not curated: " + ", ".join(f"{n} {reason}" for reason, n in summary.failures.items())
-        )
+    for warning in caught:
+        print(f"WARNING: {warning.message}", file=sys.stderr)
     return 0

@@ -113,7 +113,10 @@ def _columns(
     """Object columns of the SDSS rows followed by the DES rows."""
     n_sdss, n = len(sdss), len(sdss) + len(des)
     sdss_rows, des_rows = pairs[0], pairs[1] + n_sdss
-    columns = {name: np.full(n, np.nan).astype(dtype) for name, dtype in OBJECT_COLUMNS.items()}
+    columns = {
+        name: np.full(n, np.nan if dtype.kind == "f" else 0, dtype=dtype)
+        for name, dtype in OBJECT_COLUMNS.items()
+    }
     columns["object_id"] = np.concatenate([sdss.index.to_numpy(), des.index.to_numpy()])
     columns["survey"] = np.repeat(np.arange(2, dtype=np.uint8), [n_sdss, len(des)])
     columns["ra"] = np.concatenate([sdss["ra"].to_numpy(), des["RA"].to_numpy()])

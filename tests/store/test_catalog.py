@@ -131,3 +131,8 @@ class TestCatalogWriter:
         writer.commit()
         assert Catalog(tmp_path / "c.zarr").column("sets").tolist() == [1, 1, 1, 1]
         assert set(OBJECT_COLUMNS) == set(Catalog(tmp_path / "c.zarr").columns())
+
+
+def test_read_only_catalog_without_runs_has_no_run(toy_workspace):
+    with pytest.raises(StoreNotFoundError, match=r"no run 'r1' .* \(runs: none yet\)"):
+        toy_workspace.catalog(mode="r").run("r1")

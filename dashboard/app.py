@@ -1,0 +1,148 @@
+"""The galaxy review dashboard.
+
+Serve it with::
+
+    panel serve dashboard/app.py --args --workspace WS
+
+or ``galcore serve --workspace WS``. The selected run and galaxy are kept in the page's URL
+(``?run=r1&row=12``), so a link shows the same galaxy again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import panel as pn
+
+from dashboard.data_store import GalaxyStore
+from dashboard.views import EmbeddingView, GalaxyView, ReviewView
+from store import StoreError, StoreNotFoundError, Workspace
+
+__all__ = [
+    "TITLE",
+    "URL_PARAMETERS",
+    "build_app",
+    "build_error_page",
+    "open_store",
+    "parse_workspace",
+]
+
+TITLE = "Galaxy morphology review"
+
+_SIDEBAR_WIDTH = 260
+_GALAXY_WIDTH = 440
+
+URL_PARAMETERS = {"run": "run", "selected_row": "row"}
+"""GalaxyStore parameters kept in the URL, and their query names."""
+
+
+def parse_workspace(argv: Sequence[str]) -> Path | None:
+    """Return the ``--workspace`` value from the app's arguments (None if it is not given).
+
+    Parameters
+    ----------
+    argv
+        What ``panel serve dashboard/app.py --args ...`` passes after ``--args``.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The workspace folder.
+    """
+    parser = argparse.ArgumentParser(prog="dashboard/app.py", add_help=False)
+    parser.add_argument("--workspace", type=Path, default=None)
+    args, _ = parser.parse_known_args(list(argv))
+    return args.workspace
+
+
+def open_store(workspace: Path | None) -> GalaxyStore:
+    """Open the workspace's newest embedded run.
+
+    Parameters
+    ----------
+    workspace
+        The workspace folder.
+
+    Returns
+    -------
+    GalaxyStore
+        The store, showing the newest run with an embedding.
+
+    Raises
+    ------
+    StoreNotFoundError
+        If no workspace is given, or it has no catalog or no run with an embedding; the
+        message says which command to run.
+    """
+    if workspace is None:
+        msg = (
+            "no workspace given: start the dashboard with 'galcore serve --workspace WS'"
+            " or 'panel serve dashboard/app.py --args --workspace WS'"
+        )
+        raise StoreNotFoundError(msg)
+    ws = Workspace(workspace)
+    if not (ws.catalog_path / "zarr.json").is_file():
+        msg = (
+            f"no catalog in workspace {workspace}: run 'galcore demo --workspace {workspace}'"
+            f" for a demo, or 'galcore curate' to build one from survey files"
+        )
+        raise StoreNotFoundError(msg)
+    return GalaxyStore(workspace=ws)
+
+
+def build_app(store: GalaxyStore) -> pn.template.BootstrapTemplate:
+    """Return the dashboard page of a store.
+
+    Parameters
+    ----------
+    store
+        The store the views share.
+
+    Returns
+    -------
+    panel.template.BootstrapTemplate
+        The filters in the sidebar; the embedding, and the selected galaxy with its review,
+        in the main area. The template loads nothing from the internet.
+    """
+    galaxy = pn.Column(GalaxyView(store=store), ReviewView(store=store), width=_GALAXY_WIDTH)
+    main = [pn.Row(EmbeddingView(store=store), galaxy, sizing_mode="stretch_width")]
+    return pn.template.BootstrapTemplate(
+        title=TITLE, sidebar=[store], main=main, sidebar_width=_SIDEBAR_WIDTH
+    )
+
+
+def build_error_page(message: str) -> pn.template.BootstrapTemplate:
+    """Return a page that says why the dashboard cannot be shown and what to run.
+
+    Parameters
+    ----------
+    message
+        The explanation, e.g. a `StoreNotFoundError` message.
+
+    Returns
+    -------
+    panel.template.BootstrapTemplate
+        The page.
+    """
+    return pn.template.BootstrapTemplate(
+        title=TITLE, main=[pn.pane.Alert(message, alert_type="warning")]
+    )
+
+
+def _serve() -> None:
+    """Build this session's page, keep its selection in the URL and serve it."""
+    pn.extension("plotly")
+    try:
+        store = open_store(parse_workspace(sys.argv[1:]))
+    except StoreError as error:
+        build_error_page(str(error)).servable()
+        return
+    pn.state.location.sync(store, URL_PARAMETERS)
+    build_app(store).servable()
+
+
+if pn.state.served:
+    _serve()

@@ -1,0 +1,112 @@
+"""Approve or reject the selected galaxy's predicted class; see who decided what, and when."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import panel as pn
+import param
+
+from dashboard.views.base import View
+from store import LABELS, Decision
+
+__all__ = ["ReviewView", "make_history_markdown", "make_status_line"]
+
+_PAST_TENSE = {"approve": "approved", "reject": "rejected"}
+
+
+def make_status_line(history: Sequence[Decision]) -> str:
+    """Say what the latest decision about a galaxy was.
+
+    Parameters
+    ----------
+    history
+        The galaxy's decisions, oldest first.
+
+    Returns
+    -------
+    str
+        E.g. ``"**approved** as spiral by ana (2024-05-01T10:00:00+00:00, run r1)"``.
+
+    Examples
+    --------
+    >>> make_status_line([])
+    'Not reviewed yet.'
+    """
+    if not history:
+        return "Not reviewed yet."
+    last = history[-1]
+    return (
+        f"**{_PAST_TENSE[last.decision]}** as {LABELS[last.label]} by {last.reviewer}"
+        f" ({last.created}, run {last.run})"
+    )
+
+
+def make_history_markdown(history: Sequence[Decision]) -> str:
+    """Return a galaxy's decisions as a Markdown table, oldest first (empty for none).
+
+    Parameters
+    ----------
+    history
+        The galaxy's decisions, oldest first.
+
+    Returns
+    -------
+    str
+        Markdown text.
+    """
+    if not history:
+        return ""
+    rows = [
+        f"| {row.created} | {row.reviewer} | {row.decision} | {LABELS[row.label]} | {row.run} |"
+        for row in history
+    ]
+    header = ["| When | Who | Decision | Label | Run |", "|---|---|---|---|---|"]
+    return "\n".join(header + rows)
+
+
+class ReviewView(View):
+    """Approve / reject buttons for the selected galaxy, its review status and history.
+
+    Decisions go to the workspace's review ledger through `GalaxyStore.decide`.
+    """
+
+    def __init__(self, **params: Any) -> None:  # noqa: ANN401
+        super().__init__(**params)
+        self._error = pn.pane.Alert(alert_type="danger", visible=False)
+
+    @param.depends("store.ledger_state", "store.selected_row")
+    def _status(self) -> str:
+        """Say what the latest decision about the selected galaxy was."""
+        return make_status_line(self.store.history) if self.store.galaxy else ""
+
+    @param.depends("store.ledger_state", "store.selected_row")
+    def _history(self) -> str:
+        """List the decisions about the selected galaxy."""
+        return make_history_markdown(self.store.history)
+
+    def _decide(self, decision: str) -> None:
+        """Record a decision, or show why it could not be recorded."""
+        try:
+            self.store.decide(decision)
+        except ValueError as error:
+            self._error.object = str(error)
+            self._error.visible = True
+        else:
+            self._error.visible = False
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        """Return the reviewer input, the buttons, the status and the history."""
+        approve = pn.widgets.Button(name="Approve", button_type="success")
+        reject = pn.widgets.Button(name="Reject", button_type="danger")
+        approve.on_click(lambda _: self._decide("approve"))
+        reject.on_click(lambda _: self._decide("reject"))
+        return pn.Column(
+            pn.widgets.TextInput.from_param(self.store.param.reviewer),
+            pn.Row(approve, reject),
+            pn.pane.Markdown(self._status),
+            self._error,
+            pn.pane.Markdown(self._history, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )

@@ -1,0 +1,44 @@
+"""`galcore recurse`: the next run, trained with confident predictions and reviews."""
+
+from __future__ import annotations
+
+import argparse
+
+from galcore.cli._common import add_workspace, command_parser
+
+__all__ = ["recurse_command", "recurse_command_parser"]
+
+
+def recurse_command_parser(
+    subparsers: argparse._SubParsersAction | None = None,
+) -> argparse.ArgumentParser:
+    """Return the parser of ``galcore recurse``."""
+    parser = command_parser(
+        subparsers,
+        "recurse",
+        "Train a new run on a run's training set plus its most confident unlabelled predictions"
+        " and the reviewed labels.",
+    )
+    add_workspace(parser)
+    parser.add_argument("--from", dest="parent", required=True, help="the parent run")
+    parser.add_argument("--run", required=True, help="the new run's name")
+    parser.add_argument("--top", type=int, default=1000, help="predictions per class (1000)")
+    parser.add_argument("--profile", help="training profile (default: the parent's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the new training")
+    parser.set_defaults(func=recurse_command)
+    return parser
+
+
+def recurse_command(args: argparse.Namespace) -> int:
+    """Run ``galcore recurse``."""
+    from galcore.recursion import recurse
+
+    result = recurse(
+        args.workspace, args.parent, args.run, top=args.top, profile=args.profile, seed=args.seed
+    )
+    if result.rank == 0:
+        print(
+            f"run {result.run} (from {args.parent}): val_accuracy {result.val_accuracy:.4f},"
+            f" {result.wall_time_s:.0f} s; model at {result.model_path}"
+        )
+    return 0

@@ -1,0 +1,86 @@
+"""`galcore serve`: serve the review dashboard of a workspace."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["serve_command", "serve_command_parser"]
+
+
+def serve_command_parser(
+    subparsers: argparse._SubParsersAction | None = None,
+) -> argparse.ArgumentParser:
+    """Return the `serve` parser, registered under `subparsers` when given.
+
+    Parameters
+    ----------
+    subparsers
+        The `galcore` subcommands; None for a standalone parser.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; its ``func`` default is `serve_command`.
+    """
+    description = "Serve the Panel dashboard of a workspace (the same app as 'panel serve')."
+    if subparsers is None:
+        parser = argparse.ArgumentParser(prog="galcore serve", description=description)
+    else:
+        parser = subparsers.add_parser("serve", help=description, description=description)
+    parser.add_argument(
+        "--workspace", type=Path, required=True, help="workspace folder with a catalog"
+    )
+    parser.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006)")
+    parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--show",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="open the page in a browser (default: --no-show)",
+    )
+    parser.set_defaults(func=serve_command)
+    return parser
+
+
+def _panel_serve(args: argparse.Namespace) -> list[str]:
+    """Return the `panel serve` command line that serves the dashboard app."""
+    app = Path(importlib.util.find_spec("dashboard").origin).with_name("app.py")  # no import
+    command = [sys.executable, "-m", "panel", "serve", str(app), "--port", str(args.port)]
+    command += ["--address", args.address]
+    for host in dict.fromkeys([args.address, "localhost"]):
+        command += ["--allow-websocket-origin", f"{host}:{args.port}"]
+    workspace = str(args.workspace.resolve())
+    return [*command, *(["--show"] if args.show else []), "--args", "--workspace", workspace]
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Check the workspace has a catalog, print the URL and serve until interrupted.
+
+    Parameters
+    ----------
+    args
+        Parsed by `serve_command_parser`.
+
+    Returns
+    -------
+    int
+        The exit status of the server (0 when stopped with Ctrl+C).
+
+    Raises
+    ------
+    StoreNotFoundError
+        If the workspace has no catalog.
+    """
+    from store import Workspace  # imported here: the store loads zarr
+
+    Workspace(args.workspace).catalog(mode="r")
+    print(f"Serving the dashboard of {args.workspace} at http://{args.address}:{args.port}/app")
+    print("Press Ctrl+C to stop.", flush=True)
+    try:
+        return subprocess.run(_panel_serve(args), check=False).returncode
+    except KeyboardInterrupt:
+        return 0

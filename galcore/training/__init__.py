@@ -1,0 +1,73 @@
+"""Transfer learning: profiles, the Keras model, Zarr-to-tf.data input, Horovod and training.
+
+Importing this package is cheap: TensorFlow and Horovod are imported by the functions that use
+them, so that ``galcore --help`` and the dashboard start fast.
+"""
+
+from __future__ import annotations
+
+from galcore.training._data import (
+    Examples,
+    default_examples,
+    evaluation_dataset,
+    prediction_dataset,
+    training_dataset,
+)
+from galcore.training._horovod import Workers, init_workers, launched_by_horovod
+from galcore.training._model import (
+    FEATURES_LAYER,
+    MIN_IMAGE_SIZE,
+    STAGE_FROZEN_LAYERS,
+    backbone_of,
+    build_model,
+    freeze_for_stage,
+    weights_sha256,
+)
+from galcore.training._profiles import (
+    BACKBONES,
+    N_STAGES,
+    PROFILES,
+    Augmentation,
+    Profile,
+    get_profile,
+)
+from galcore.training._train import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    HISTORY_FILE,
+    MODEL_FILE,
+    TrainConfig,
+    TrainResult,
+    train,
+)
+
+__all__ = [
+    "BACKBONES",
+    "CHECKPOINT_FILE",
+    "CONFIG_FILE",
+    "FEATURES_LAYER",
+    "HISTORY_FILE",
+    "MIN_IMAGE_SIZE",
+    "MODEL_FILE",
+    "N_STAGES",
+    "PROFILES",
+    "STAGE_FROZEN_LAYERS",
+    "Augmentation",
+    "Examples",
+    "Profile",
+    "TrainConfig",
+    "TrainResult",
+    "Workers",
+    "backbone_of",
+    "build_model",
+    "default_examples",
+    "evaluation_dataset",
+    "freeze_for_stage",
+    "get_profile",
+    "init_workers",
+    "launched_by_horovod",
+    "prediction_dataset",
+    "train",
+    "training_dataset",
+    "weights_sha256",
+]

@@ -1,0 +1,199 @@
+"""Training profiles: every number of the schedule, in one place per use case."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from galcore.errors import TrainingError
+
+__all__ = ["BACKBONES", "N_STAGES", "PROFILES", "Augmentation", "Profile", "get_profile"]
+
+BACKBONES: tuple[str, ...] = ("xception", "compact")
+"""Backbones `build_model` knows: the paper's Xception and a small CNN for CPUs and tests."""
+
+N_STAGES = 3
+"""Unfreezing stages: (1) backbone frozen, (2) its early layers frozen, (3) its first layers."""
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random transformations of training batches (never of validation or inference batches).
+
+    Parameters
+    ----------
+    flip
+        Random horizontal and vertical flips.
+    rotation_deg
+        Largest rotation, in degrees, either way.
+    shift
+        Largest width and height shift, as a fraction of the image side.
+    zoom
+        Largest zoom in or out, as a fraction (0.3: from 0.7x to 1.3x).
+    """
+
+    flip: bool = True
+    rotation_deg: float = 45.0
+    shift: float = 0.3
+    zoom: float = 0.3
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The values of one training schedule; `dataclasses.replace` makes a variant.
+
+    Parameters
+    ----------
+    name
+        Profile name, recorded with every run.
+    backbone
+        One of `BACKBONES`.
+    weights
+        Backbone weights: ``"imagenet"``, ``"none"`` (random) or the path of a local ``.h5`` file.
+    image_size
+        Side of the square model input in pixels; catalog images are resized to it.
+    batch_size
+        Batch size per worker.
+    learning_rate
+        Adam learning rate of one worker; Horovod multiplies it by the number of workers.
+    dropout_rate
+        Dropout between the two 1024-unit dense layers.
+    epochs
+        Most epochs of each of the `N_STAGES` stages (early stopping may end a stage sooner).
+    patience
+        Epochs without a better ``val_loss`` before a stage stops.
+    reduce_lr_patience
+        Epochs without a better ``val_loss`` before the learning rate shrinks.
+    reduce_lr_factor
+        Factor applied to the learning rate on a plateau.
+    warmup_epochs
+        Learning-rate warm-up epochs at the start of each stage with more than one worker.
+    augmentation
+        Random transformations of training batches.
+    shuffle_buffer
+        Images in the shuffle buffer of each worker.
+    preload_bytes
+        A worker reads its shard into memory once when it is at most this large, else it streams
+        the shard from the catalog chunk by chunk in every epoch.
+
+    Raises
+    ------
+    TrainingError
+        If a value is out of its range.
+    """
+
+    name: str
+    backbone: str
+    weights: str
+    image_size: int
+    batch_size: int
+    learning_rate: float
+    dropout_rate: float
+    epochs: tuple[int, ...]
+    patience: int
+    reduce_lr_patience: int
+    reduce_lr_factor: float
+    warmup_epochs: int
+    augmentation: Augmentation = field(default_factory=Augmentation)
+    shuffle_buffer: int = 2048
+    preload_bytes: int = 1 << 30
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "epochs", tuple(int(n) for n in self.epochs))
+        if self.backbone not in BACKBONES:
+            msg = f"backbone={self.backbone!r} is not known; use one of {', '.join(BACKBONES)}"
+            raise TrainingError(msg)
+        if len(self.epochs) != N_STAGES or min(self.epochs) < 0 or sum(self.epochs) == 0:
+            msg = f"epochs={self.epochs} must be {N_STAGES} counts >= 0, at least one of them > 0"
+            raise TrainingError(msg)
+        for name in ("image_size", "batch_size", "shuffle_buffer", "learning_rate"):
+            if getattr(self, name) <= 0:
+                msg = f"{name}={getattr(self, name)} must be > 0"
+                raise TrainingError(msg)
+        if not 0 <= self.dropout_rate < 1 or not 0 < self.reduce_lr_factor < 1:
+            msg = (
+                f"dropout_rate={self.dropout_rate} must be in [0, 1) and "
+                f"reduce_lr_factor={self.reduce_lr_factor} in (0, 1)"
+            )
+            raise TrainingError(msg)
+
+
+PROFILES: Mapping[str, Profile] = MappingProxyType(
+    {
+        # Seconds on a laptop: the schedule's code paths on tiny images.
+        "test": Profile(
+            name="test",
+            backbone="compact",
+            weights="none",
+            image_size=32,
+            batch_size=8,
+            learning_rate=1e-3,
+            dropout_rate=0.5,
+            epochs=(1, 1, 1),
+            patience=2,
+            reduce_lr_patience=1,
+            reduce_lr_factor=0.5,
+            warmup_epochs=2,
+            shuffle_buffer=4096,
+        ),
+        # Minutes on two CPU cores: ~2000 galaxies to a useful classifier.
+        "demo": Profile(
+            name="demo",
+            backbone="compact",
+            weights="none",
+            image_size=64,
+            batch_size=32,
+            learning_rate=1e-3,
+            dropout_rate=0.5,
+            epochs=(3, 6, 10),
+            patience=3,
+            reduce_lr_patience=2,
+            reduce_lr_factor=0.5,
+            warmup_epochs=2,
+            shuffle_buffer=4096,
+        ),
+        # Khan, Huerta et al.: ImageNet Xception fine-tuned in three stages, Horovod-ready.
+        "paper": Profile(
+            name="paper",
+            backbone="xception",
+            weights="imagenet",
+            image_size=299,
+            batch_size=16,
+            learning_rate=1e-4,
+            dropout_rate=0.7,
+            epochs=(5, 10, 30),
+            patience=5,
+            reduce_lr_patience=2,
+            reduce_lr_factor=0.5,
+            warmup_epochs=2,
+            shuffle_buffer=2048,
+            preload_bytes=2 << 30,
+        ),
+    }
+)
+"""The named profiles: ``test`` (seconds), ``demo`` (minutes on a CPU) and ``paper``."""
+
+
+def get_profile(name: str) -> Profile:
+    """Return the profile called `name`.
+
+    Parameters
+    ----------
+    name
+        One of the keys of `PROFILES`.
+
+    Returns
+    -------
+    Profile
+        The profile's values.
+
+    Raises
+    ------
+    TrainingError
+        If there is no profile of that name.
+    """
+    if name not in PROFILES:
+        msg = f"profile={name!r} is not known; use one of {', '.join(PROFILES)}"
+        raise TrainingError(msg)
+    return PROFILES[name]

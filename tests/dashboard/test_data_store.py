@@ -1,0 +1,210 @@
+"""GalaxyStore and its loaders: set params, assert the derived state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dashboard.data_store import (
+    ALL_SURVEYS,
+    GalaxyStore,
+    data_version,
+    embedded_runs,
+    load_objects,
+    load_predictions,
+    select_frame,
+)
+from store import SchemaError, StoreNotFoundError, Workspace
+from tests.dashboard.conftest import MISCLASSIFIED_ROWS, write_run
+
+N_OK = 199
+"""The toy catalog has 200 objects; the last one failed curation."""
+
+
+@pytest.fixture
+def store(review_workspace: Workspace) -> GalaxyStore:
+    return GalaxyStore(workspace=review_workspace, reviewer="ana")
+
+
+class TestLoaders:
+    def test_embedded_runs_skip_runs_without_embedding(self, review_workspace):
+        assert embedded_runs(review_workspace) == ["r0", "r1"]
+
+    def test_objects_are_cached_and_read_only(self, review_workspace):
+        root, version = str(review_workspace.root), data_version(review_workspace)
+        objects = load_objects(root, version)
+        assert load_objects(root, version) is objects
+        with pytest.raises(ValueError, match="read-only"):
+            objects["label"][0] = 1
+
+    def test_predictions_mark_failed_rows_invalid(self, review_workspace):
+        arrays = load_predictions(
+            str(review_workspace.root), "r1", data_version(review_workspace, "r1")
+        )
+        assert not arrays["valid"][-1]
+        assert arrays["valid"][:-1].all()
+        assert arrays["predicted"][-1] == -1
+        np.testing.assert_array_equal(arrays["predicted"][:-1], arrays["probs"][:-1].argmax(1))
+
+    def test_new_embedding_changes_the_version(self, review_workspace):
+        before = data_version(review_workspace, "r1")
+        run = review_workspace.catalog().run("r1")
+        run.write("embedding", np.zeros((200, 3)))
+        assert data_version(review_workspace, "r1") > before
+        assert data_version(review_workspace) <= before
+
+    def test_select_frame_rejects_unknown_survey(self):
+        with pytest.raises(ValueError, match="survey must be 'all' or one of sdss, des, got 'hst'"):
+            select_frame({}, {}, survey="hst")
+
+
+class TestInit:
+    def test_newest_embedded_run_is_shown(self, store):
+        assert store.run == "r1"
+        assert store.param.run.objects == ["r0", "r1"]
+        assert store.survey == ALL_SURVEYS
+        assert store.selected_row is None
+        assert store.selected_ids == []
+
+    def test_run_can_be_chosen(self, review_workspace):
+        assert GalaxyStore(workspace=review_workspace, run="r0").run == "r0"
+
+    def test_run_without_embedding_is_refused(self, review_workspace):
+        with pytest.raises(ValueError, match=r"run must be one of the embedded runs \(r0, r1\)"):
+            GalaxyStore(workspace=review_workspace, run="r2")
+
+    def test_workspace_without_embedded_run(self, toy_workspace):
+        with pytest.raises(
+            StoreNotFoundError, match="no run with an embedding .*'galcore demo --workspace "
+        ):
+            GalaxyStore(workspace=toy_workspace)
+
+    def test_workspace_without_catalog(self, tmp_path):
+        with pytest.raises(StoreNotFoundError, match="no catalog"):
+            GalaxyStore(workspace=Workspace(tmp_path))
+
+    def test_selection_is_synced(self, review_workspace):
+        store = GalaxyStore(workspace=review_workspace, selected_ids=[500000020])
+        assert store.selected_row == 120
+
+    def test_row_outside_the_catalog(self, review_workspace):
+        with pytest.raises(ValueError, match="selected_row.* must be at most 199, not 200"):
+            GalaxyStore(workspace=review_workspace, selected_row=200)
+
+    def test_ledger_state_is_read_back(self, review_workspace):
+        review_workspace.ledger().record_decision(1, "approve", label=0, reviewer="bo")
+        assert GalaxyStore(workspace=review_workspace).ledger_state == 1
+
+
+class TestFilters:
+    def test_all_curated_objects_are_shown(self, store):
+        assert store.count == N_OK
+        np.testing.assert_array_equal(store.frame["row"], np.arange(N_OK))
+        assert set(store.frame["predicted"]) == {"elliptical", "spiral"}
+        assert set(store.frame["label"]) == {"elliptical", "spiral", "none"}
+
+    def test_misclassified_only(self, store):
+        store.misclassified_only = True
+        assert store.count == len(MISCLASSIFIED_ROWS)
+        np.testing.assert_array_equal(store.frame["row"], MISCLASSIFIED_ROWS)
+        assert (store.frame["predicted"] != store.frame["label"]).all()
+
+    @pytest.mark.parametrize(
+        ("survey", "misclassified_only", "count"),
+        [
+            pytest.param("sdss", False, 100, id="sdss"),
+            pytest.param("des", False, 99, id="des-without-failed"),
+            pytest.param("sdss", True, 2, id="sdss-misclassified"),
+            pytest.param("des", True, 1, id="des-misclassified"),
+        ],
+    )
+    def test_survey(self, store, survey, misclassified_only, count):
+        store.param.update(survey=survey, misclassified_only=misclassified_only)
+        assert store.count == count
+        assert set(store.frame["survey"]) == {survey}
+
+    def test_run_change_reloads(self, store):
+        store.misclassified_only = True
+        store.run = "r0"
+        assert store.count == len(MISCLASSIFIED_ROWS)
+        assert store.frame["confidence"].shape == (len(MISCLASSIFIED_ROWS),)
+
+    def test_count_text(self, store):
+        store.survey = "des"
+        assert store._count_text() == f"**99** of {N_OK} galaxies shown"
+
+
+class TestSelection:
+    def test_selected_galaxy_details(self, store):
+        store.selected_row = 3
+        galaxy = store.galaxy
+        assert galaxy.object_id == 1237650000000000003
+        assert galaxy.survey == "sdss"
+        assert galaxy.sets == ("train",)
+        assert galaxy.predicted_name != galaxy.label
+        assert galaxy.probs[galaxy.predicted] == max(galaxy.probs)
+        assert galaxy.gz_p_el + galaxy.gz_p_cs == pytest.approx(1)
+
+    def test_row_sets_ids(self, store):
+        store.selected_row = 120
+        assert store.selected_ids == [500000020]
+        store.selected_row = None
+        assert store.selected_ids == []
+        assert store.galaxy is None
+
+    def test_ids_set_row(self, store):
+        store.selected_ids = [500000020, 1237650000000000003]
+        assert store.selected_row == 3
+        assert store.selected_ids == [500000020, 1237650000000000003]
+        store.selected_ids = [1237650000000000017]
+        assert store.selected_row == 17
+
+    def test_failed_object_has_no_prediction(self, store):
+        store.selected_row = 199
+        assert store.galaxy.predicted_name == "none"
+        assert np.isnan(store.galaxy.probs).all()
+
+
+class TestDecide:
+    def test_approve_writes_the_ledger(self, store, review_workspace):
+        store.selected_row = 17
+        predicted = store.galaxy.predicted
+        decision_id = store.decide("approve")
+        (row,) = review_workspace.ledger().history(1237650000000000017)
+        assert (row.id, row.decision, row.label) == (decision_id, "approve", predicted)
+        assert (row.reviewer, row.run) == ("ana", "r1")
+        assert store.ledger_state == decision_id
+        assert store.history == [row]
+
+    def test_decisions_survive_a_new_store(self, store, review_workspace):
+        store.selected_row = 5
+        store.decide("reject")
+        again = GalaxyStore(workspace=review_workspace, selected_row=5)
+        assert [row.decision for row in again.history] == ["reject"]
+        assert again.selected_ids == [1237650000000000005]
+
+    def test_nothing_selected(self, store):
+        with pytest.raises(ValueError, match="select a galaxy before you approve its label"):
+            store.decide("approve")
+
+    def test_no_prediction(self, store):
+        store.selected_row = 199
+        with pytest.raises(ValueError, match="galaxy 500000099 has no prediction in run 'r1'"):
+            store.decide("approve")
+
+    def test_empty_reviewer(self, store):
+        store.param.update(selected_row=1, reviewer=" ")
+        with pytest.raises(SchemaError, match="reviewer must name who decided"):
+            store.decide("approve")
+
+
+def test_history_follows_the_run_written(review_workspace):
+    write_run(review_workspace, "r3", created="2024-04-01T00:00:00+00:00", embed=True, seed=4)
+    store = GalaxyStore(workspace=review_workspace, selected_row=2)
+    store.decide("approve")
+    store.run = "r0"
+    store.decide("reject")
+    assert [(row.run, row.decision) for row in store.history] == [
+        ("r3", "approve"),
+        ("r0", "reject"),
+    ]

@@ -1,0 +1,275 @@
+"""The views and the app: set store params, assert what the views derive and draw."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import panel as pn
+import param
+import plotly.graph_objects as go
+import pytest
+
+from dashboard import app
+from dashboard.data_store import GalaxyStore
+from dashboard.views import (
+    EmbeddingView,
+    GalaxyView,
+    ReviewView,
+    View,
+    make_embedding_figure,
+    make_galaxy_markdown,
+    make_history_markdown,
+    make_status_line,
+)
+from dashboard.views.embedding import COLOURS
+from dashboard.views.galaxy import NOTHING_SELECTED
+from store import Decision, StoreNotFoundError, Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store(review_workspace: Workspace) -> GalaxyStore:
+    return GalaxyStore(workspace=review_workspace, reviewer="ana")
+
+
+def _decision(decision: str = "approve", **values) -> Decision:
+    row = {
+        "id": 1,
+        "created": "2024-05-01T10:00:00+00:00",
+        "reviewer": "ana",
+        "object_id": 5,
+        "decision": decision,
+        "label": 1,
+        "run": "r1",
+        "reason": "",
+    }
+    return Decision(**(row | values))
+
+
+@pytest.mark.parametrize("cls", [GalaxyStore, View, EmbeddingView, GalaxyView, ReviewView])
+class TestParams:
+    def test_every_public_param_has_a_doc(self, cls):
+        undocumented = [
+            name
+            for name, parameter in cls.param.objects().items()
+            if name != "name" and not name.startswith("_") and not parameter.doc
+        ]
+        assert undocumented == []
+
+    def test_params_are_declared_alphabetically(self, cls):
+        declared = [
+            name
+            for name, value in vars(cls).items()
+            if isinstance(value, param.Parameter) and name != "name"
+        ]
+        assert declared == sorted(declared)
+
+
+@pytest.mark.parametrize("cls", [EmbeddingView, GalaxyView, ReviewView])
+def test_views_declare_only_the_store(cls):
+    assert set(cls.param) == {"name", "store"}
+
+
+class TestMakeEmbeddingFigure:
+    def test_one_trace_per_category_plus_selection(self, store):
+        figure = make_embedding_figure(store.frame)
+        names = [trace.name for trace in figure.data]
+        assert names == ["elliptical", "spiral", "selected"]
+        assert sum(len(trace.x) for trace in figure.data[:2]) == store.count
+        assert figure.data[0].marker.color == COLOURS["elliptical"]
+        assert len(figure.data[2].x) == 0
+        assert figure.layout.uirevision == "embedding"
+
+    def test_customdata_is_the_catalog_row(self, store):
+        store.misclassified_only = True
+        figure = make_embedding_figure(store.frame, color_by="survey")
+        rows = np.concatenate([trace.customdata for trace in figure.data[:-1]])
+        assert sorted(rows) == sorted(store.frame["row"])
+        assert [trace.name for trace in figure.data] == ["des", "sdss", "selected"]
+
+    def test_hover_text_names_the_object(self, store):
+        store.selected_row = 120
+        figure = make_embedding_figure(store.frame, color_by="label", selected_ids=[500000020])
+        (text,) = figure.data[-1].text
+        assert text.startswith("des 500000020<br>predicted ")
+        assert list(figure.data[-1].customdata) == [120]
+
+    def test_unknown_color_by(self, store):
+        with pytest.raises(ValueError, match="color_by must be one of predicted, label, survey"):
+            make_embedding_figure(store.frame, color_by="ra")
+
+
+class TestEmbeddingView:
+    def test_figure_maps_store_params(self, store):
+        store.param.update(color_by="label", selected_row=4)
+        view = EmbeddingView(store=store)
+        with mock.patch(
+            "dashboard.views.embedding.make_embedding_figure", return_value=go.Figure()
+        ) as make:
+            view._figure()
+        make.assert_called_once_with(
+            store.frame, color_by="label", selected_ids=[1237650000000000004]
+        )
+
+    def test_pane_follows_filters(self, store):
+        view = EmbeddingView(store=store)
+        store.survey = "des"
+        assert {trace.name for trace in view._plot.object.data} >= {"elliptical", "spiral"}
+        assert sum(len(trace.x) for trace in view._plot.object.data) == 99
+
+    def test_click_selects_the_galaxy(self, store):
+        view = EmbeddingView(store=store)
+        view._plot.click_data = {"points": [{"customdata": 17, "x": 0.1}]}
+        assert store.selected_row == 17
+        assert store.selected_ids == [1237650000000000017]
+
+    def test_click_without_points_keeps_the_selection(self, store):
+        store.selected_row = 4
+        EmbeddingView(store=store)._plot.click_data = {"points": []}
+        assert store.selected_row == 4
+
+    def test_renders_the_plot(self, store):
+        assert isinstance(EmbeddingView(store=store).__panel__(), pn.pane.Plotly)
+
+
+class TestGalaxyView:
+    def test_nothing_selected(self, store):
+        view = GalaxyView(store=store)
+        assert view._thumbnail() is None
+        assert view._details() == NOTHING_SELECTED
+
+    def test_selected_galaxy(self, store):
+        view = GalaxyView(store=store)
+        store.selected_row = 120
+        assert view._thumbnail().startswith(b"\x89PNG")
+        details = view._details()
+        assert "### DES 500000020" in details
+        assert "P_EL 0.980, P_CS 0.020, NVOTE 0, label **elliptical**" in details
+        assert "| Sets | unlabelled |" in details
+
+    def test_details_map_store_params(self, store):
+        store.selected_row = 3
+        with mock.patch("dashboard.views.galaxy.make_galaxy_markdown", return_value="") as make:
+            GalaxyView(store=store)._details()
+        make.assert_called_once_with(store.galaxy)
+
+    def test_markdown_lists_probabilities(self, store):
+        store.selected_row = 3
+        text = make_galaxy_markdown(store.galaxy)
+        assert "| Predicted | **spiral** (P(elliptical) 0." in text
+        assert "label **elliptical**" in text
+
+    def test_renders_thumbnail_and_details(self, store):
+        layout = GalaxyView(store=store).__panel__()
+        assert [type(pane) for pane in layout] == [pn.pane.PNG, pn.pane.Markdown]
+
+
+class TestReviewView:
+    def _buttons(self, view: ReviewView) -> dict[str, pn.widgets.Button]:
+        layout = view.__panel__()
+        return {button.name: button for button in layout.select(pn.widgets.Button)}
+
+    def test_approve_button_records_and_shows(self, store, review_workspace):
+        view = ReviewView(store=store)
+        store.selected_row = 17
+        self._buttons(view)["Approve"].clicks += 1
+        (row,) = review_workspace.ledger().history(1237650000000000017)
+        assert (row.decision, row.reviewer, row.run) == ("approve", "ana", "r1")
+        assert view._status().startswith(f"**approved** as {store.galaxy.predicted_name} by ana")
+        assert "| ana | approve |" in view._history()
+
+    def test_reject_button(self, store, review_workspace):
+        view = ReviewView(store=store)
+        store.selected_row = 2
+        self._buttons(view)["Reject"].clicks += 1
+        assert review_workspace.ledger().history(1237650000000000002)[0].decision == "reject"
+        assert view._status().startswith("**rejected**")
+
+    def test_error_is_shown(self, store):
+        view = ReviewView(store=store)
+        self._buttons(view)["Approve"].clicks += 1
+        assert view._error.visible
+        assert "select a galaxy" in view._error.object
+        store.selected_row = 1
+        self._buttons(view)["Approve"].clicks += 1
+        assert not view._error.visible
+
+    def test_status_without_selection(self, store):
+        assert ReviewView(store=store)._status() == ""
+        store.selected_row = 1
+        assert ReviewView(store=store)._status() == "Not reviewed yet."
+
+
+class TestReviewText:
+    def test_status_line_uses_the_latest(self):
+        history = [_decision("approve"), _decision("reject", id=2, reviewer="bo", label=0)]
+        assert make_status_line(history) == (
+            "**rejected** as elliptical by bo (2024-05-01T10:00:00+00:00, run r1)"
+        )
+
+    def test_history_table(self):
+        lines = make_history_markdown([_decision(), _decision("reject", id=2)]).splitlines()
+        assert lines[0] == "| When | Who | Decision | Label | Run |"
+        assert lines[2:] == [
+            "| 2024-05-01T10:00:00+00:00 | ana | approve | spiral | r1 |",
+            "| 2024-05-01T10:00:00+00:00 | ana | reject | spiral | r1 |",
+        ]
+
+    def test_empty_history(self):
+        assert make_history_markdown([]) == ""
+
+
+class TestApp:
+    @pytest.mark.parametrize(
+        ("argv", "expected"),
+        [
+            pytest.param(["--workspace", "ws"], Path("ws"), id="given"),
+            pytest.param([], None, id="missing"),
+            pytest.param(["--other", "1", "--workspace=w"], Path("w"), id="unknown-ignored"),
+        ],
+    )
+    def test_parse_workspace(self, argv, expected):
+        assert app.parse_workspace(argv) == expected
+
+    def test_open_store(self, review_workspace):
+        assert app.open_store(review_workspace.root).run == "r1"
+
+    def test_no_workspace(self):
+        with pytest.raises(StoreNotFoundError, match="no workspace given: start the dashboard"):
+            app.open_store(None)
+
+    def test_no_catalog(self, tmp_path):
+        with pytest.raises(StoreNotFoundError, match=f"'galcore demo --workspace {tmp_path}'"):
+            app.open_store(tmp_path)
+
+    def test_build_app(self, store):
+        page = app.build_app(store)
+        assert isinstance(page, pn.template.BootstrapTemplate)
+        (main,) = page.main
+        assert len(main.select(pn.pane.Plotly)) == 1
+        assert len(main.select(pn.pane.PNG)) == 1
+        assert {button.name for button in main.select(pn.widgets.Button)} == {"Approve", "Reject"}
+        (sidebar,) = page.sidebar
+        run_select = sidebar.select(pn.widgets.Select)[0]
+        assert (run_select.name, run_select.value) == ("Run", "r1")
+
+    def test_error_page(self):
+        page = app.build_error_page("no catalog in ws")
+        (alert,) = page.main
+        assert alert.object == "no catalog in ws"
+
+
+def test_dashboard_never_imports_tensorflow():
+    code = (
+        "import sys, dashboard, dashboard.app, dashboard.views, dashboard.thumbnails; "
+        "print(sorted(m for m in sys.modules if m.startswith(('tensorflow', 'galcore.training'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,108 @@
+"""`galcore train` and `galcore predict`: arguments to typed configs, one library call each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from galcore.cli.predict import predict_command, predict_command_parser
+from galcore.cli.train import train_command, train_command_parser
+from galcore.errors import TrainingError
+from galcore.inference import Predictions
+from galcore.training import BACKBONES, PROFILES, TrainConfig, TrainResult
+
+
+def _result(rank=0):
+    return TrainResult(
+        run="r1",
+        model_path=Path("ws/models/r1/model.keras"),
+        stage_epochs=(1, 1, 1),
+        history=({}, {}, {}),
+        val_loss=0.1,
+        val_accuracy=0.95,
+        wall_time_s=3.0,
+        weights_sha256="0" * 64,
+        rank=rank,
+        size=2,
+    )
+
+
+class TestTrainCommand:
+    def test_defaults(self, tmp_path, capsys):
+        args = train_command_parser().parse_args(["--workspace", str(tmp_path), "--run", "r1"])
+        with mock.patch("galcore.training.train", return_value=_result()) as train:
+            assert train_command(args) == 0
+        train.assert_called_once_with(TrainConfig.from_profile(tmp_path, "r1", profile="demo"))
+        assert "trained run r1 on 2 worker(s)" in capsys.readouterr().out
+
+    def test_overrides(self, tmp_path):
+        argv = ["--workspace", str(tmp_path), "--run", "r2", "--profile", "paper"]
+        argv += ["--backbone", "compact", "--weights", "none", "--epochs", "2,0,3", "--seed", "5"]
+        args = train_command_parser().parse_args(argv)
+        with mock.patch("galcore.training.train", return_value=_result()) as train:
+            train_command(args)
+        expected = TrainConfig.from_profile(
+            tmp_path,
+            "r2",
+            profile="paper",
+            backbone="compact",
+            weights="none",
+            epochs=(2, 0, 3),
+            seed=5,
+        )
+        train.assert_called_once_with(expected)
+
+    def test_only_rank_zero_prints(self, tmp_path, capsys):
+        args = train_command_parser().parse_args(["--workspace", str(tmp_path), "--run", "r1"])
+        with mock.patch("galcore.training.train", return_value=_result(rank=1)):
+            assert train_command(args) == 0
+        assert capsys.readouterr().out == ""
+
+    def test_bad_epochs(self, tmp_path, capsys):
+        parser = train_command_parser()
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--workspace", str(tmp_path), "--run", "r1", "--epochs", "1,x,2"])
+        assert "give one whole number per stage" in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        ("argv", "match"),
+        [
+            pytest.param(["--profile", "huge"], "profile='huge' is not known", id="profile"),
+            pytest.param(["--backbone", "vgg"], "backbone='vgg' is not known", id="backbone"),
+            pytest.param(["--epochs", "1,2"], r"epochs=\(1, 2\) must be 3 counts", id="stages"),
+        ],
+    )
+    def test_bad_values_stop_before_training(self, tmp_path, argv, match):
+        args = train_command_parser().parse_args(
+            ["--workspace", str(tmp_path), "--run", "r", *argv]
+        )
+        with (
+            mock.patch("galcore.training.train") as train,
+            pytest.raises(TrainingError, match=match),
+        ):
+            train_command(args)
+        train.assert_not_called()
+
+    def test_help_names_every_profile_and_backbone(self):
+        text = train_command_parser().format_help()
+        assert all(name in text for name in (*PROFILES, *BACKBONES))
+
+
+class TestPredictCommand:
+    def test_calls_predict(self, tmp_path, capsys):
+        argv = ["--workspace", str(tmp_path), "--run", "r1", "--batch-size", "16"]
+        args = predict_command_parser().parse_args(argv)
+        probs = np.array([[0.2, 0.8], [np.nan, np.nan]], dtype=np.float32)
+        result = Predictions("r1", probs, np.zeros((2, 1024), dtype=np.float32))
+        with mock.patch("galcore.inference.predict", return_value=result) as predict:
+            assert predict_command(args) == 0
+        predict.assert_called_once_with(tmp_path, "r1", batch_size=16)
+        assert "of 1 objects (1 not curated, left NaN)" in capsys.readouterr().out
+
+    def test_default_batch_size(self, tmp_path):
+        args = predict_command_parser().parse_args(["--workspace", str(tmp_path), "--run", "r1"])
+        assert args.batch_size == 64
+        assert args.func is predict_command
