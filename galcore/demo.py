@@ -37,8 +37,8 @@ class DemoConfig:
     """
 
     seed: int = 0
-    n_sdss: int = 2500
-    n_des: int = 2800
+    n_sdss: int = 4000
+    n_des: int = 4500
     size: int = 64
     profile: str = "demo"
     run: str = "demo"

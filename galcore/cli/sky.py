@@ -1,0 +1,42 @@
+"""`galcore sky`: write a synthetic sky of Galaxy Zoo, SDSS and DES files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from galcore.cli._common import command_parser
+
+__all__ = ["sky_command", "sky_command_parser"]
+
+
+def sky_command_parser(
+    subparsers: argparse._SubParsersAction | None = None,
+) -> argparse.ArgumentParser:
+    """Return the parser of ``galcore sky``."""
+    parser = command_parser(
+        subparsers,
+        "sky",
+        "Write a synthetic sky in Stripe 82: Galaxy Zoo 1 table 2, SDSS PhotoObj rows and DR8"
+        " frames, DES DR1 catalog rows and coadd tiles, and truth.csv with the true morphologies.",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="folder to write into (new)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--n-sdss", type=int, help="galaxies in SDSS and Galaxy Zoo (default 600)")
+    parser.add_argument("--n-des", type=int, help="galaxies in DES (default 700)")
+    parser.set_defaults(func=sky_command)
+    return parser
+
+
+def sky_command(args: argparse.Namespace) -> int:
+    """Run ``galcore sky``; options not given take `make_sky`'s defaults."""
+    from galcore.sky import make_sky
+
+    given = {name: getattr(args, name) for name in ("seed", "n_sdss", "n_des")}
+    sky = make_sky(args.out, **{name: value for name, value in given.items() if value is not None})
+    print(f"wrote a synthetic sky to {sky.root}")
+    print(f"  galaxies: {sky.n_galaxies}; SDSS {sky.n_sdss}, DES {sky.n_des}, both {sky.n_both}")
+    print(f"  SDSS fields: {sky.n_frames} under {sky.sdss_frames_dir}")
+    print(f"  DES tiles: {sky.n_tiles} under {sky.des_tiles_dir}")
+    print(f"  catalog entries made to fail curation: {sky.n_defects} (see {sky.truth.name})")
+    return 0
