@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -46,9 +45,13 @@ def serve_command_parser(
     return parser
 
 
+DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+"""The app `panel serve` runs: `dashboard` is installed beside `galcore`."""
+
+
 def _panel_serve(args: argparse.Namespace) -> list[str]:
     """Return the `panel serve` command line that serves the dashboard app."""
-    app = Path(importlib.util.find_spec("dashboard").origin).with_name("app.py")  # no import
+    app = DASHBOARD_APP
     command = [sys.executable, "-m", "panel", "serve", str(app), "--port", str(args.port)]
     command += ["--address", args.address]
     for host in dict.fromkeys([args.address, "localhost"]):

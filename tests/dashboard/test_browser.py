@@ -102,11 +102,11 @@ def _wait_for_port(process: subprocess.Popen, port: int, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def _serving(command: list[str], port: int, log: Path) -> Iterator[str]:
+def _serving(command: list[str], port: int, log: Path, *, cwd: Path = ROOT) -> Iterator[str]:
     """Run a server command in its own process group, logging to `log`; stop the group after."""
     with log.open("w") as output:
         process = subprocess.Popen(
-            command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
         _wait_for_port(process, port, log)
@@ -131,12 +131,8 @@ def _panel_serve(workspace: Workspace, port: int) -> list[str]:
 
 
 def _galcore_serve(workspace: Workspace, port: int) -> list[str]:
-    argv = ["--workspace", str(workspace.root), "--port", str(port), "--no-show"]
-    code = (
-        "import sys; from galcore.cli.serve import serve_command, serve_command_parser; "
-        f"sys.exit(serve_command(serve_command_parser().parse_args({argv!r})))"
-    )
-    return [sys.executable, "-c", code]
+    galcore = Path(sys.executable).parent / "galcore"
+    return [galcore, "serve", "--workspace", str(workspace.root), "--port", str(port)]
 
 
 def _marker_pixels(page: Page, colour: str) -> list[tuple[float, float]]:
@@ -246,7 +242,8 @@ def test_review_in_the_browser(review_workspace, tmp_path):
                 row = _review_a_point(page, review_workspace)
                 page.screenshot(path=ARTIFACTS / "dashboard.png")
             galcore_serve = _galcore_serve(review_workspace, port)
-            with _serving(galcore_serve, port, tmp_path / "galcore-serve.log") as url:
+            log = tmp_path / "galcore-serve.log"
+            with _serving(galcore_serve, port, log, cwd=tmp_path) as url:  # not the repository
                 page.goto(f"{url}?row={row}")
                 page.get_by_text("approved").first.wait_for(timeout=TIMEOUT_MS)
                 page.get_by_text("ui-tester").first.wait_for(timeout=TIMEOUT_MS)
