@@ -51,8 +51,8 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray) -> dict[str, f
 def evaluate_run(workspace: Path, run: str) -> dict[str, dict[str, float]]:
     """Compute the metrics of a run on each test set and survey, and record them.
 
-    The metrics go into the run's attributes (``metrics``) and into
-    ``<workspace>/models/<run>/metrics.json``.
+    The metrics go into the run's attributes (``test_metrics``; training records ``metrics``)
+    and into ``<workspace>/models/<run>/metrics.json``.
 
     Parameters
     ----------
@@ -87,7 +87,7 @@ def evaluate_run(workspace: Path, run: str) -> dict[str, dict[str, float]]:
     if not metrics:
         msg = f"run {run!r}: no labelled test object has a prediction; run 'galcore predict' first"
         raise TrainingError(msg)
-    catalog.run(run).update_attrs(metrics=metrics)
+    catalog.run(run).update_attrs(test_metrics=metrics)
     out = space.model_dir(run) / "metrics.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2))

@@ -15,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _constraints():
+    """Direct dependencies pinned in constraints.txt (the lines before the transitive ones)."""
+    text = (ROOT / "constraints.txt").read_text().split("# What they pull in")[0]
     pins = {}
-    for line in (ROOT / "constraints.txt").read_text().splitlines():
+    for line in text.splitlines():
         if line and not line.startswith("#"):
             name, version = line.split("==")
             pins[name.lower()] = version
@@ -53,6 +55,12 @@ class TestAnacondaProject:
                 words = shlex.split(part)
                 if words[0] == "galcore":
                     assert parser.parse_args(words[1:]).func
+
+    def test_every_dependency_is_pinned(self):
+        metadata = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+        wanted = metadata["dependencies"] + metadata["optional-dependencies"]["test"]
+        names = {re.split(r"[<>=\[]", requirement)[0].lower() for requirement in wanted}
+        assert names <= set(_constraints())
 
     def test_packages_match_the_constraints(self, project):
         pip = next(p["pip"] for p in project["packages"] if isinstance(p, dict))

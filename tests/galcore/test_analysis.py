@@ -52,7 +52,7 @@ class TestMetrics:
         assert set(metrics) == {"hp_test/sdss"}
         assert metrics["hp_test/sdss"]["n"] == 20
         assert metrics["hp_test/sdss"]["accuracy"] == 0.95
-        assert toy_workspace.catalog().run("r1").attrs["metrics"] == metrics
+        assert toy_workspace.catalog().run("r1").attrs["test_metrics"] == metrics
         saved = json.loads((toy_workspace.model_dir("r1") / "metrics.json").read_text())
         assert saved == metrics
         assert "HP SDSS            20    95.00%" in format_table(metrics)
