@@ -33,17 +33,19 @@ def catalog_table(workspace: Path, *, run: str | None = None) -> pd.DataFrame:
     workspace
         The workspace folder.
     run
-        A run with ``probs``; adds ``p_spiral``, ``predicted`` and the latest review ``decision``.
+        A run with ``probs``; adds its predictions and the review decisions.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``object_id, survey, ra, dec, label, gz_p_el, gz_p_cs, match_id, sets, status``
-        (plus the run's columns).
+        Columns ``object_id, survey, ra, dec, label, gz_p_el, gz_p_cs, match_id, sets, status,
+        failure`` and, with a run, ``p_spiral, predicted`` and the latest review of each object
+        (``decision, decision_label, decision_run``, whichever run it was about).
     """
     space = Workspace(workspace)
     catalog = space.catalog(mode="r")
     c = catalog.columns()
+    failures = catalog.failures
     matched = c["match_index"] >= 0
     match_id = pd.array(np.where(matched, c["object_id"][c["match_index"]], 0), dtype="Int64")
     match_id[~matched] = pd.NA
@@ -59,6 +61,7 @@ def catalog_table(workspace: Path, *, run: str | None = None) -> pd.DataFrame:
             "match_id": match_id,
             "sets": _set_names(c["sets"]),
             "status": np.asarray(catalog.status_codes)[c["status"]],
+            "failure": [failures.get(row, "") for row in range(len(c["object_id"]))],
         }
     )
     if run is not None:
@@ -68,10 +71,11 @@ def catalog_table(workspace: Path, *, run: str | None = None) -> pd.DataFrame:
         table["predicted"] = np.where(
             scored, np.asarray(LABELS)[np.nan_to_num(probs).argmax(1)], ""
         )
-        decisions = space.ledger().latest()
-        table["decision"] = [
-            decisions[i].decision if i in decisions else "" for i in c["object_id"]
-        ]
+        latest = space.ledger().latest()
+        decisions = [latest.get(i) for i in c["object_id"].tolist()]
+        table["decision"] = [d.decision if d else "" for d in decisions]
+        table["decision_label"] = [LABELS[d.label] if d else "" for d in decisions]
+        table["decision_run"] = [(d.run or "") if d else "" for d in decisions]
     return table
 
 

@@ -13,7 +13,7 @@ from galcore.errors import TrainingError
 from store import LABELS, Catalog, Decision, Workspace, set_mask
 
 if TYPE_CHECKING:
-    from galcore.training import TrainResult
+    from galcore.training import Profile, TrainResult
 
 __all__ = ["NextTrainingSet", "next_training_set", "recurse"]
 
@@ -58,8 +58,8 @@ def next_training_set(
     """Return the parent's training set plus confident predictions and reviews.
 
     The `top` most confident predictions per class among the curated unlabelled objects join
-    the parent run's training set, then every approved label joins (or overrides) it and every
-    rejected object leaves it.
+    the parent run's training set, then every approved label joins (or overrides) it, and an
+    object leaves it when the label it would train with is the one a reviewer rejected.
 
     Parameters
     ----------
@@ -91,19 +91,20 @@ def next_training_set(
         logger.warning(
             "%d reviewed objects are not in the catalog (e.g. %d)", len(unknown), unknown[0]
         )
-    approved = {
-        row_of[i]: d.label for i, d in decisions.items() if i in row_of and d.decision == "approve"
-    }
-    rejected = {row_of[i] for i, d in decisions.items() if i in row_of and d.decision == "reject"}
+    reviewed = {row_of[i]: d for i, d in decisions.items() if i in row_of}
+    approved = {row: d.label for row, d in reviewed.items() if d.decision == "approve"}
     labels.update(approved)
+    rejected = {row for row, d in reviewed.items() if d.decision == "reject"}
     for row in rejected:
-        labels.pop(row, None)
+        if labels.get(row) == reviewed[row].label:
+            del labels[row]
+    n_pseudo = sum(labels.get(row) == label for row, label in pseudo.items())
     rows = np.array(sorted(labels), dtype=np.int64)
     return NextTrainingSet(
         rows=rows,
         labels=np.array([labels[row] for row in rows.tolist()], dtype=np.int8),
         n_parent=len(parent_rows),
-        n_pseudo=len(pseudo),
+        n_pseudo=n_pseudo,
         n_approved=len(approved),
         n_rejected=len(rejected),
     )
@@ -134,7 +135,7 @@ def recurse(
     top
         Confident unlabelled predictions taken per class.
     profile
-        Training profile; the parent's by default.
+        Training profile; by default the parent's schedule, with its overrides.
     seed
         Seed of the new training.
 
@@ -148,31 +149,37 @@ def recurse(
     TrainingError
         If `top` is negative.
     """
-    from galcore.training import Examples, TrainConfig, train
+    from galcore.training import Examples, TrainConfig, get_profile, init_workers, train
 
     if top < 0:
         msg = f"top must be >= 0, got {top}"
         raise TrainingError(msg)
     space = Workspace(workspace)
     catalog = space.catalog(mode="r")
-    state = space.ledger().state()
+    workers = init_workers()
+    state = workers.broadcast(space.ledger().state() if workers.is_main else None)
     chosen = next_training_set(catalog, parent, space.ledger().latest(upto=state), top=top)
-    logger.info(
-        "run %s from %s: %d parent labels, %d confident predictions, %d approved, %d rejected",
-        run,
-        parent,
-        chosen.n_parent,
-        chosen.n_pseudo,
-        chosen.n_approved,
-        chosen.n_rejected,
-    )
-    config = TrainConfig.from_profile(
-        workspace,
-        run,
-        profile=profile or catalog.run(parent).attrs["profile"],
-        seed=seed,
-        parent=parent,
-        ledger_state=state,
-    )
+    if workers.is_main:
+        logger.info(
+            "run %s from %s: %d parent labels, %d confident predictions, %d approved, %d rejected",
+            run,
+            parent,
+            chosen.n_parent,
+            chosen.n_pseudo,
+            chosen.n_approved,
+            chosen.n_rejected,
+        )
+    schedule = get_profile(profile) if profile else _parent_profile(catalog, parent)
+    config = TrainConfig(Path(workspace), run, schedule, seed, parent, state)
     examples = Examples(chosen.rows, chosen.labels)
     return train(config, examples=examples, provenance={"top": top, **chosen.provenance()})
+
+
+def _parent_profile(catalog: Catalog, parent: str) -> Profile:
+    """Return the schedule the parent run trained with, overrides included."""
+    from galcore.training import Augmentation, Profile
+
+    values = dict(catalog.run(parent).attrs["config"]["profile"])
+    values["augmentation"] = Augmentation(**values["augmentation"])
+    values["epochs"] = tuple(values["epochs"])
+    return Profile(**values)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,14 +34,32 @@ __all__ = ["Catalog", "CatalogWriter", "Run"]
 
 IMAGE_CHUNK = 64
 """Images per chunk: one chunk read costs ~1 ms, so never store one image per chunk."""
+ROW_CHUNK = 1 << 16
+"""Rows per chunk of the columns and run arrays."""
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Move folder `new` to `target`, replacing it: readers see the old or the new, never a mix."""
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(old)
+    try:
+        new.rename(target)
+    except OSError:
+        if old.exists():
+            old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 class Run:
     """One training run inside the catalog: its attributes and its per-object arrays."""
 
-    def __init__(self, group: zarr.Group, name: str) -> None:
+    def __init__(self, group: zarr.Group, name: str, path: Path) -> None:
         self._group = group
         self.name = name
+        self.path = path
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -63,7 +82,11 @@ class Run:
         return self._group[name][...]
 
     def write(self, name: str, values: np.ndarray) -> None:
-        """Write (or replace) the array `name`, checking it against `RUN_ARRAYS`."""
+        """Write (or replace) the array `name`, checking it against `RUN_ARRAYS`.
+
+        The array is written aside and then moved into place, so a reader (or a crash) never
+        sees a half-written array.
+        """
         if name not in RUN_ARRAYS:
             msg = f"unknown run array {name!r}; allowed: {', '.join(RUN_ARRAYS)}"
             raise SchemaError(msg)
@@ -74,9 +97,12 @@ class Run:
             msg = f"run array {name!r} has shape {array.shape}; expected {expected_ndim}-D"
             msg += f" with {width} columns" if width else ""
             raise SchemaError(msg)
+        partial = f"{name}.partial-{os.getpid()}"
+        chunks = (max(1, min(len(array), ROW_CHUNK)), *array.shape[1:])
         self._group.create_array(
-            name, shape=array.shape, dtype=dtype, chunks=array.shape or None, overwrite=True
+            partial, shape=array.shape, dtype=dtype, chunks=chunks, overwrite=True
         )[...] = array
+        _swap_in(self.path / partial, self.path / name)
 
 
 class Catalog:
@@ -183,11 +209,11 @@ class Catalog:
             known = known or "none yet"
             msg = f"no run {name!r} in {self.path} (runs: {known}); train it with 'galcore train'"
             raise StoreNotFoundError(msg)
-        return Run(runs[name], name)
+        return Run(runs[name], name, self.path / "runs" / name)
 
     def create_run(self, name: str, **attrs: Any) -> Run:  # noqa: ANN401
         """Create a new run with its attributes; runs are never overwritten."""
-        if not name or "/" in name or name.startswith("."):
+        if not _RUN_NAME.fullmatch(name):
             msg = f"run name {name!r} is not allowed; use letters, digits, '-' and '_'"
             raise SchemaError(msg)
         runs = self._runs_group()
@@ -197,7 +223,7 @@ class Catalog:
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         group = runs.create_group(name)
         group.attrs.update({"created": created, **attrs})
-        return Run(group, name)
+        return Run(group, name, self.path / "runs" / name)
 
     def _runs_group(self) -> zarr.Group:
         if "runs" not in self._root:
@@ -245,7 +271,7 @@ class CatalogWriter:
         root.attrs.update({"schema_version": SCHEMA_VERSION, **(attrs or {})})
         objects = root.create_group("objects")
         objects.attrs.update({"status_codes": list(status_codes), "failures": []})
-        chunk = max(1, min(self.size, 1 << 16))
+        chunk = max(1, min(self.size, ROW_CHUNK))
         for name, dtype in OBJECT_COLUMNS.items():
             array = objects.create_array(name, shape=(self.size,), dtype=dtype, chunks=(chunk,))
             array[...] = np.asarray(columns[name]).astype(dtype)
@@ -274,11 +300,7 @@ class CatalogWriter:
 
     def commit(self) -> Path:
         """Move the finished catalog into place, replacing an older one, and return its path."""
-        old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
-        if self.path.exists():
-            self.path.rename(old)
-        self._tmp.rename(self.path)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap_in(self._tmp, self.path)
         return self.path
 
     def abort(self) -> None:

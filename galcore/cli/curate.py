@@ -43,6 +43,9 @@ def curate_command_parser(
     parser.add_argument("--seed", type=int, default=0, help="seed of the set assignment")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     parser.add_argument("--strict", action="store_true", help="stop at the first object that fails")
+    parser.add_argument(
+        "--replace", action="store_true", help="replace a catalog that holds runs (drops them)"
+    )
     parser.set_defaults(func=curate_command)
     return parser
 
@@ -54,7 +57,7 @@ def survey_inputs(args: argparse.Namespace) -> SurveyInputs:
 
     given = {name: getattr(args, name) for name in _INPUTS if getattr(args, name) is not None}
     if args.sky is not None:
-        return SurveyInputs(**{**vars(SurveyInputs.from_sky(args.sky)), **given})
+        return SurveyInputs.from_sky(args.sky, **given)
     missing = [f"--{name.replace('_', '-')}" for name in _INPUTS if name not in given]
     if missing:
         msg = f"missing {', '.join(missing)}; give every input, or a folder with --sky"
@@ -73,7 +76,9 @@ def curate_command(args: argparse.Namespace) -> int:
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CurationWarning)
-        summary = curate_catalog(survey_inputs(args), args.workspace, config=config)
+        summary = curate_catalog(
+            survey_inputs(args), args.workspace, config=config, replace=args.replace
+        )
     print(
         f"wrote {summary.path}: {summary.n_sdss} SDSS + {summary.n_des} DES objects,"
         f" {summary.n_matched} matched, in {summary.seconds:.0f} s"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from galcore.curation._sets import SetFractions, assign_sets
 from galcore.curation._stretch import ColourStretch
 from galcore.errors import CurationError, CurationWarning
 from galcore.surveys import (
+    DES_PIXEL_SCALE_ARCSEC,
     EL_THRESHOLD,
     SPIRAL_THRESHOLD,
     find_frames,
@@ -31,7 +32,7 @@ from galcore.surveys import (
     read_galaxy_zoo,
     read_photoobj,
 )
-from store import CatalogWriter, Workspace
+from store import Catalog, CatalogWriter, Workspace
 from store.schema import NO_LABEL, OBJECT_COLUMNS, SETS, SURVEYS, set_mask
 
 __all__ = ["STATUS_CODES", "CurationConfig", "CurationSummary", "curate_catalog"]
@@ -125,7 +126,7 @@ def _columns(
         columns[f"mag_{band}"] = np.concatenate(
             [sdss[band], des[f"MAG_AUTO_{band.upper()}"]]
         ).astype(np.float32)
-    radius = des["FLUX_RADIUS_R"].to_numpy() * 0.263
+    radius = des["FLUX_RADIUS_R"].to_numpy() * DES_PIXEL_SCALE_ARCSEC
     columns["radius"] = np.concatenate([sdss["petroRad_r"].to_numpy(), radius]).astype(np.float32)
     columns["match_index"] = np.full(n, -1, dtype=np.int64)
     columns["match_index"][sdss_rows], columns["match_index"][des_rows] = des_rows, sdss_rows
@@ -185,8 +186,13 @@ def _cut_all(groups: list[ImageGroup], config: CurationConfig) -> Iterator[Group
         yield from (cut_group(group, **options) for group in groups)
         return
     with ProcessPoolExecutor(config.workers) as pool:
-        futures = [pool.submit(cut_group, group, **options) for group in groups]
-        yield from (future.result() for future in futures)
+        pending: deque[Future[GroupResult]] = deque()
+        for group in groups:
+            pending.append(pool.submit(cut_group, group, **options))
+            if len(pending) > 2 * config.workers:  # bound the images held in memory
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _write_images(
@@ -214,11 +220,25 @@ def _write_images(
     return failures
 
 
+def _refuse_replacing_runs(path: Path, *, replace: bool) -> None:
+    """Raise if curating would replace a catalog that holds runs, unless asked to."""
+    if replace or not path.exists():
+        return
+    runs = Catalog(path, mode="r").runs()
+    if runs:
+        msg = (
+            f"{path} holds runs ({', '.join(runs)}) that a new catalog would replace; curate"
+            " into another --workspace, or pass --replace to drop them (the ledger is kept)"
+        )
+        raise CurationError(msg)
+
+
 def curate_catalog(
     inputs: SurveyInputs,
     workspace: Path,
     *,
     config: CurationConfig | None = None,
+    replace: bool = False,
 ) -> CurationSummary:
     """Curate SDSS and DES galaxies with Galaxy Zoo labels into the workspace's catalog.
 
@@ -237,6 +257,8 @@ def curate_catalog(
         The workspace folder; the catalog goes to ``<workspace>/catalog.zarr``.
     config
         Curation settings; the defaults by default.
+    replace
+        Replace a catalog that holds runs (and so drop the runs); refused otherwise.
 
     Returns
     -------
@@ -248,7 +270,8 @@ def curate_catalog(
     MissingInputError
         If an input file or folder does not exist.
     CurationError
-        If a table is malformed, or in ``"strict"`` mode for the first object that fails.
+        If a table is malformed, if the catalog holds runs and `replace` is false, or in
+        ``"strict"`` mode for the first object that fails.
 
     Warns
     -----
@@ -257,6 +280,8 @@ def curate_catalog(
     """
     config = config or CurationConfig()
     began = time.monotonic()
+    path = Workspace(workspace).catalog_path
+    _refuse_replacing_runs(path, replace=replace)
     inputs.check()
     sdss = _sdss_table(inputs)
     des = read_des_catalog(inputs.des_catalog).sort_values("TILENAME", kind="stable")
@@ -275,7 +300,6 @@ def curate_catalog(
         *_sdss_groups(sdss, inputs.sdss_frames),
         *_des_groups(des, inputs.des_tiles, len(sdss)),
     ]
-    path = Workspace(workspace).catalog_path
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = CatalogWriter(
         path,

@@ -42,8 +42,15 @@ class SurveyInputs:
     des_tiles: Path
 
     @classmethod
-    def from_sky(cls, root: Path) -> SurveyInputs:
-        """Find the inputs under one folder by their real names (as `galcore sky` writes them).
+    def from_sky(cls, root: Path, **given: Path) -> SurveyInputs:
+        """Find the inputs under one folder by their names (as `galcore sky` writes them).
+
+        Parameters
+        ----------
+        root
+            The folder to search.
+        **given
+            Inputs already known (by field name); only the others are searched for.
 
         Raises
         ------
@@ -54,16 +61,17 @@ class SurveyInputs:
         if not root.is_dir():
             msg = f"--sky {root}: no such folder; write one with 'galcore sky --out {root}'"
             raise MissingInputError(msg)
-        found = {}
+        found = dict(given)
         for field, name in _NAMES.items():
-            matches = sorted(root.rglob(name))
+            matches = sorted(root.rglob(name)) if field not in found else [found[field]]
             if not matches:
                 option = field.replace("_", "-")
                 msg = f"--sky {root}: no {name} anywhere below it; pass the file with --{option}"
                 raise MissingInputError(msg)
             found[field] = matches[0]
-        folders = {field: root / name for field, name in _FOLDERS.items()}
-        return cls(**found, **{k: v if v.is_dir() else root for k, v in folders.items()})
+        for field, name in _FOLDERS.items():
+            found.setdefault(field, root / name if (root / name).is_dir() else root)
+        return cls(**found)
 
     def check(self) -> None:
         """Raise `MissingInputError` naming the first input that does not exist."""

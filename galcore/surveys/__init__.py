@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from galcore.surveys._des import (
-    DES_BANDS_USED,
+    DES_PIXEL_SCALE_ARCSEC,
     find_tiles,
     read_des_catalog,
     read_tile,
@@ -18,7 +18,7 @@ from galcore.surveys._images import SurveyImage
 from galcore.surveys._sdss import decode_objid, find_frames, read_frame, read_photoobj
 
 __all__ = [
-    "DES_BANDS_USED",
+    "DES_PIXEL_SCALE_ARCSEC",
     "EL_THRESHOLD",
     "SPIRAL_THRESHOLD",
     "SurveyImage",

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from galcore.errors import CurationError, UnreadableFileError
-from galcore.surveys._fits import as_float_image, celestial_wcs, open_fits
+from galcore.surveys._fits import as_float_image, celestial_wcs, read_hdus
 from galcore.surveys._images import SurveyImage
 
-__all__ = ["DES_BANDS_USED", "DES_COLUMNS", "find_tiles", "read_des_catalog", "read_tile"]
+__all__ = ["DES_COLUMNS", "DES_PIXEL_SCALE_ARCSEC", "find_tiles", "read_des_catalog", "read_tile"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,6 @@ DES_COLUMNS = (
     "MAG_AUTO_I",
     "FLUX_RADIUS_R",
 )
-DES_BANDS_USED = ("g", "r", "i")
 DES_PIXEL_SCALE_ARCSEC = 0.263
 NANOMAGGY_ZEROPOINT = 22.5
 _TILE_NAME = re.compile(r"^(DES\d{4}[+-]\d{4})_r(\d+)p(\d+)_([grizY])\.fits\.fz$")
@@ -68,14 +67,13 @@ def find_tiles(root: Path) -> dict[tuple[str, str], Path]:
 
 def read_tile(path: Path) -> SurveyImage:
     """Read a coadd tile's SCI image in nanomaggies per arcsec^2, NaN where MSK flags a pixel."""
-    with open_fits(path) as hdus:
-        names = [hdu.name for hdu in hdus]
-        if "SCI" not in names:
-            msg = f"{path}: no SCI image HDU (found {names}); is this a DES coadd tile?"
-            raise UnreadableFileError(msg)
-        header = hdus["SCI"].header
-        data = as_float_image(hdus["SCI"].data, path)
-        mask = hdus["MSK"].data if "MSK" in names else None
+    hdus = read_hdus(path, ("SCI", "MSK"))
+    if hdus["SCI"] is None:
+        msg = f"{path}: no SCI image HDU; is this a DES coadd tile?"
+        raise UnreadableFileError(msg)
+    header = hdus["SCI"].header
+    data = as_float_image(hdus["SCI"].data, path)
+    mask = hdus["MSK"].data if hdus["MSK"] is not None else None
     zeropoint = header.get("MAGZERO")
     if zeropoint is None:
         msg = f"{path}: SCI header has no MAGZERO; cannot put counts on the nanomaggy scale"

@@ -6,6 +6,7 @@ import bz2
 import io
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from astropy.io import fits
@@ -13,23 +14,34 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from galcore.errors import UnreadableFileError
 
-__all__ = ["as_float_image", "celestial_wcs", "open_fits"]
+__all__ = ["HDU", "as_float_image", "celestial_wcs", "read_hdus"]
 
 
-def open_fits(path: Path) -> fits.HDUList:
-    """Open a FITS file (``.bz2`` decompressed in memory) with all data loaded."""
+class HDU(NamedTuple):
+    """The header and data of one HDU."""
+
+    header: fits.Header
+    data: np.ndarray | None
+
+
+def read_hdus(path: Path, keys: tuple[int | str, ...]) -> dict[int | str, HDU | None]:
+    """Read the header and data of the HDUs `keys` (an index or a name; None if absent).
+
+    ``.bz2`` files are decompressed in memory; the other HDUs are never decompressed.
+    """
     try:
-        if path.suffix == ".bz2":
-            raw = io.BytesIO(bz2.decompress(path.read_bytes()))
-            hdus = fits.open(raw, memmap=False)
-        else:
-            hdus = fits.open(path, memmap=False)
-        for hdu in hdus:
-            _ = hdu.data
+        bz2_file = path.suffix == ".bz2"
+        source = io.BytesIO(bz2.decompress(path.read_bytes())) if bz2_file else path
+        with fits.open(source, memmap=False) as hdus:
+            names = [hdu.name for hdu in hdus]
+            found = {}
+            for key in keys:
+                present = key in names if isinstance(key, str) else key < len(hdus)
+                found[key] = HDU(hdus[key].header.copy(), hdus[key].data) if present else None
     except (OSError, ValueError, EOFError, TypeError) as error:
         msg = f"{path}: unreadable FITS file ({error}); download it again"
         raise UnreadableFileError(msg) from error
-    return hdus
+    return found
 
 
 def celestial_wcs(header: fits.Header, path: Path) -> WCS:

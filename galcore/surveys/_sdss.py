@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from galcore.errors import CurationError
-from galcore.surveys._fits import as_float_image, celestial_wcs, open_fits
+from galcore.surveys._fits import as_float_image, celestial_wcs, read_hdus
 from galcore.surveys._images import SurveyImage
 
 __all__ = ["PHOTOOBJ_COLUMNS", "decode_objid", "find_frames", "read_frame", "read_photoobj"]
@@ -94,9 +94,8 @@ def find_frames(root: Path) -> dict[FrameKey, Path]:
 
 def read_frame(path: Path) -> SurveyImage:
     """Read a DR8+ frame: HDU0 nanomaggies per pixel with its (rotated) TAN WCS."""
-    with open_fits(path) as hdus:
-        header = hdus[0].header
-        data = as_float_image(hdus[0].data, path)
-    wcs = celestial_wcs(header, path)
+    (primary,) = read_hdus(path, (0,)).values()
+    data = as_float_image(primary.data, path)
+    wcs = celestial_wcs(primary.header, path)
     image = SurveyImage(data, wcs, path)
     return SurveyImage(data / np.float32(image.pixel_scale_arcsec**2), wcs, path)

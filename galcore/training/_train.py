@@ -326,8 +326,8 @@ def _start_run(
             folder = workspace.model_dir(config.run)
             folder.mkdir(parents=True)
             (folder / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2))
-        except (StoreError, OSError) as exc:
-            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 (every rank must hear of any failure)
+            error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, StoreError) else str(exc)
     error = workers.broadcast(error)
     if error is not None:
         msg = f"run {config.run!r} could not be started: {error}"

@@ -10,7 +10,7 @@ from galcore.embedding import TSNEEmbedder, embed_run
 from galcore.errors import NotFittedError, TrainingError
 from galcore.evaluation import classification_metrics, evaluate_run, format_table
 from galcore.export import export_catalog
-from galcore.recursion import next_training_set
+from galcore.recursion import next_training_set, recurse
 from store import set_mask
 
 
@@ -87,6 +87,9 @@ class TestExport:
         ]
         assert table["object_id"].tolist() == ids.tolist()
         assert table.loc[0, "decision"] == "approve"
+        assert table.loc[0, "decision_label"] == "spiral"
+        assert table.loc[199, "failure"] == "galaxy 500000099: off the frame"
+        assert table.loc[0, "failure"] == ""
         assert table.loc[1, "decision"] == ""
         assert table.loc[199, "status"] == "off_frame"
         assert table.loc[199, "predicted"] == ""
@@ -150,26 +153,34 @@ class TestRecursion:
         unlabelled = np.flatnonzero(set_mask(catalog.column("sets"), "unlabelled") & catalog.ok())
         probs[unlabelled] = np.linspace(0.01, 0.99, len(unlabelled))[:, None] * [-1, 1] + [1, 0]
         run = _run_with_probs(toy_workspace, probs)
-        parent_rows = run.read("train_index")
+        parent_rows, parent_labels = run.read("train_index"), run.read("train_label")
         ids = catalog.column("object_id")
         ledger = toy_workspace.ledger()
-        ledger.record_decision(int(ids[parent_rows[0]]), "reject", label=1, reviewer="ana")
+        first, second = (int(ids[row]) for row in parent_rows[:2])
+        ledger.record_decision(first, "reject", label=int(parent_labels[0]), reviewer="ana")
+        ledger.record_decision(second, "reject", label=1 - int(parent_labels[1]), reviewer="ana")
         ledger.record_decision(int(ids[unlabelled[40]]), "approve", label=0, reviewer="ana")
         ledger.record_decision(int(ids[unlabelled[-1]]), "reject", label=1, reviewer="ana")
         ledger.record_decision(123, "approve", label=0, reviewer="ana")
         result = next_training_set(catalog, "r1", ledger.latest(), top=3)
         labels = dict(zip(result.rows.tolist(), result.labels.tolist(), strict=True))
-        assert parent_rows[0] not in labels
+        assert parent_rows[0] not in labels  # its label was rejected
+        assert labels[parent_rows[1]] == parent_labels[1]  # a rejected prediction, not its label
         assert labels[unlabelled[40]] == 0
         assert unlabelled[-1] not in labels  # most confident spiral, but rejected
         assert labels[unlabelled[-2]] == 1
         assert labels[unlabelled[0]] == 0  # most confident elliptical
-        assert result.n_pseudo == 6
+        assert result.n_pseudo == 5
         assert result.provenance() == {
             "n_parent": len(parent_rows),
-            "n_pseudo": 6,
+            "n_pseudo": 5,
             "n_approved": 1,
-            "n_rejected": 2,
+            "n_rejected": 3,
         }
-        assert len(result.rows) == len(parent_rows) - 1 + 6 - 1 + 1
+        assert len(result.rows) == len(parent_rows) - 1 + 5 + 1
         assert (np.diff(result.rows) > 0).all()
+
+
+def test_recursion_refuses_a_negative_top(toy_workspace):
+    with pytest.raises(TrainingError, match="top must be >= 0, got -1"):
+        recurse(toy_workspace.root, "r1", "r2", top=-1)

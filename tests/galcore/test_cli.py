@@ -50,10 +50,9 @@ class TestCurate:
             mock.patch("galcore.curation.curate_catalog", return_value=SUMMARY) as curate,
         ):
             assert args.func(args) == 0
-        from_sky.assert_called_once_with(Path("sky"))
-        expected = SurveyInputs(Path("gz.csv"), *(tmp_path / name for name in "bcde"))
+        from_sky.assert_called_once_with(Path("sky"), gz=Path("gz.csv"))
         config = CurationConfig(size=48, mode="strict")
-        curate.assert_called_once_with(expected, Path("ws"), config=config)
+        curate.assert_called_once_with(inputs, Path("ws"), config=config, replace=False)
 
     def test_without_sky_every_input_is_needed(self):
         args = curate_command_parser().parse_args(["--workspace", "ws", "--gz", "gz.csv"])

@@ -160,6 +160,16 @@ class TestConfigAndInputs:
         ):
             SurveyInputs.from_sky(tmp_path)
 
+    def test_given_inputs_are_not_searched_for(self, tmp_path):
+        (tmp_path / "GalaxyZoo1_DR_table2.csv").write_text("")
+        (tmp_path / "sdss").mkdir()
+        elsewhere = {"sdss_photo": tmp_path / "p.csv", "des_catalog": tmp_path / "d.csv"}
+        inputs = SurveyInputs.from_sky(tmp_path, **elsewhere)
+        assert inputs.sdss_photo == tmp_path / "p.csv"
+        assert inputs.gz == tmp_path / "GalaxyZoo1_DR_table2.csv"
+        assert inputs.sdss_frames == tmp_path / "sdss"
+        assert inputs.des_tiles == tmp_path
+
     def test_check_names_the_missing_input(self, tmp_path):
         inputs = SurveyInputs(*(tmp_path / name for name in ("a.csv", "b.csv", "c", "d.csv", "e")))
         with pytest.raises(MissingInputError, match=r"--gz .*a.csv: no such file"):

@@ -163,3 +163,7 @@ def test_from_survey_files_to_a_reviewed_label_in_the_next_run(sky, tmp_path, ca
     table = pd.read_csv(out, keep_default_na=False)
     assert table.set_index("object_id").loc[approved, "decision"] == "approve"
     assert len(table) == len(catalog)
+    capsys.readouterr()
+    assert main(["curate", "--workspace", str(root), "--sky", str(sky), "--size", "32"]) == 1
+    assert "holds runs (r1, r2) that a new catalog would replace" in capsys.readouterr().err
+    assert space.catalog().runs() == ["r1", "r2"]

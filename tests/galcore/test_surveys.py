@@ -124,6 +124,27 @@ class TestSdss:
         np.testing.assert_allclose(image.pixel_scale_arcsec, 0.396, rtol=1e-6)
         np.testing.assert_allclose(image.data, 2.0 / 0.396**2, rtol=1e-5)
 
+    def test_photoobj_must_have_the_columns(self, tmp_path):
+        path = tmp_path / "sdss_photoobj.csv"
+        path.write_text("objid,ra,dec\n1,10,0\n")
+        with pytest.raises(CurationError, match=r"missing PhotoObj columns \['u', 'g'"):
+            read_photoobj(path)
+
+    @pytest.mark.parametrize(
+        ("hdu", "match"),
+        [
+            pytest.param(
+                fits.PrimaryHDU(np.zeros((4, 4), np.float32)), "no celestial WCS", id="wcs"
+            ),
+            pytest.param(fits.PrimaryHDU(), r"expected a 2-D image, found None", id="empty"),
+        ],
+    )
+    def test_frames_need_an_image_and_a_wcs(self, tmp_path, hdu, match):
+        path = tmp_path / "frame-g-000756-3-0412.fits"
+        hdu.writeto(path)
+        with pytest.raises(UnreadableFileError, match=match):
+            read_frame(path)
+
     def test_corrupt_frame_is_unreadable(self, tmp_path):
         path = tmp_path / "frame-g-000756-3-0412.fits.bz2"
         path.write_bytes(b"not bzip2 at all")

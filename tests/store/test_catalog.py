@@ -68,7 +68,14 @@ class TestRuns:
         with pytest.raises(RunExistsError, match="run 'first' exists"):
             catalog.create_run("first")
 
-    @pytest.mark.parametrize("name", ["", "a/b", ".hidden"])
+    def test_rewriting_an_array_swaps_it_whole(self, toy_workspace):
+        run = toy_workspace.catalog().create_run("first")
+        run.write("probs", np.zeros((200, 2)))
+        run.write("probs", np.ones((200, 2)))
+        assert sorted(p.name for p in run.path.iterdir()) == ["probs", "zarr.json"]
+        assert (toy_workspace.catalog().run("first").read("probs") == 1).all()
+
+    @pytest.mark.parametrize("name", ["", "a/b", ".hidden", "two words", "r1.partial"])
     def test_bad_run_names_are_refused(self, toy_workspace, name):
         with pytest.raises(SchemaError, match="is not allowed"):
             toy_workspace.catalog().create_run(name)
