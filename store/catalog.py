@@ -10,7 +10,6 @@ Layout (one Zarr v3 group)::
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import shutil
@@ -27,6 +26,8 @@ from store.schema import (
     RUN_ARRAYS,
     SCHEMA_VERSION,
     STATUS_OK,
+    check_column,
+    utc_now,
     validate_columns,
 )
 
@@ -166,9 +167,7 @@ class Catalog:
 
     def column(self, name: str) -> np.ndarray:
         """Return one object column as a NumPy array."""
-        if name not in OBJECT_COLUMNS:
-            msg = f"unknown column {name!r}; columns: {', '.join(OBJECT_COLUMNS)}"
-            raise SchemaError(msg)
+        check_column(name)
         return self._objects[name][...]
 
     def columns(self, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -218,9 +217,8 @@ class Catalog:
         if name in runs:
             msg = f"run {name!r} exists in {self.path}; choose another name with --run"
             raise RunExistsError(msg)
-        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         group = runs.create_group(name)
-        group.attrs.update({"created": created, **attrs})
+        group.attrs.update({"created": utc_now(), **attrs})
         return Run(group, name, self.path / "runs" / name)
 
     def _runs_group(self) -> zarr.Group:
@@ -285,9 +283,7 @@ class CatalogWriter:
 
     def set_column(self, name: str, values: np.ndarray) -> None:
         """Replace one object column (e.g. `sets`, known only after the images are cut)."""
-        if name not in OBJECT_COLUMNS:
-            msg = f"unknown column {name!r}; columns: {', '.join(OBJECT_COLUMNS)}"
-            raise SchemaError(msg)
+        check_column(name)
         self._root["objects"][name][...] = np.asarray(values).astype(OBJECT_COLUMNS[name])
 
     def set_status(self, status: np.ndarray, failures: Mapping[int, str]) -> None:

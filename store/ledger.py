@@ -6,7 +6,6 @@ state is its highest decision id, which a run records so the labels it used can 
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from store.errors import SchemaError
-from store.schema import LABELS
+from store.schema import LABELS, utc_now
 
 __all__ = ["DECISIONS", "Decision", "Ledger"]
 
@@ -127,8 +126,7 @@ class Ledger:
         if not reviewer.strip():
             msg = "reviewer must name who decided, got an empty name"
             raise SchemaError(msg)
-        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        row = (created, reviewer, int(object_id), decision, int(label), run, reason)
+        row = (utc_now(), reviewer, int(object_id), decision, int(label), run, reason)
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO decisions (created, reviewer, object_id, decision, label, run, reason)"

@@ -6,6 +6,7 @@ the dashboard and the store agree on what `label == 1` means.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,8 +23,10 @@ __all__ = [
     "SETS",
     "STATUS_OK",
     "SURVEYS",
+    "check_column",
     "set_mask",
     "sets_code",
+    "utc_now",
     "validate_columns",
 ]
 
@@ -73,6 +76,18 @@ RUN_ARRAYS: Mapping[str, tuple[np.dtype, int | None]] = {
     "train_label": (np.dtype("int8"), 0),
 }
 """Arrays a run may hold: dtype and the width of the second axis (0: 1-D, None: any width)."""
+
+
+def check_column(name: str) -> None:
+    """Raise `SchemaError` if `name` is not one of `OBJECT_COLUMNS`."""
+    if name not in OBJECT_COLUMNS:
+        msg = f"unknown column {name!r}; columns: {', '.join(OBJECT_COLUMNS)}"
+        raise SchemaError(msg)
+
+
+def utc_now() -> str:
+    """Return the current UTC time as ISO 8601 to the second, as every record stamps it."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def sets_code(names: Iterable[str]) -> int:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from galcore.cli._common import add_workspace, command_parser
+
 __all__ = ["serve_command", "serve_command_parser"]
 
 
@@ -26,13 +28,8 @@ def serve_command_parser(
         The parser; its ``func`` default is `serve_command`.
     """
     description = "Serve the Panel dashboard of a workspace (the same app as 'panel serve')."
-    if subparsers is None:
-        parser = argparse.ArgumentParser(prog="galcore serve", description=description)
-    else:
-        parser = subparsers.add_parser("serve", help=description, description=description)
-    parser.add_argument(
-        "--workspace", type=Path, required=True, help="workspace folder with a catalog"
-    )
+    parser = command_parser(subparsers, "serve", description)
+    add_workspace(parser)
     parser.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006)")
     parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
