@@ -4,8 +4,11 @@
 #   ./run.sh test [PYTEST ARGS] run the whole test suite
 #   ./run.sh setup              only install
 # Installing is idempotent: a second run reuses what is there, and pip's cache the Horovod build.
+# Sourcing this file (`source run.sh`) only defines its functions, so the tests can call them.
+# No pipeline ends in a reader that may stop early (`grep -q`): under pipefail the writer's
+# SIGPIPE would fail the step at random.
 set -euo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "${BASH_SOURCE[0]}")"
 
 VENV=.venv
 PYTHON=${PYTHON:-python3.11}
@@ -18,9 +21,10 @@ say() { printf '\n==> %s\n' "$*"; }
 
 install_debian_packages() {
   local missing=()
+  local status
   for package in "${DEBIAN_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-      || missing+=("$package")
+    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null) || status=""
+    [ "$status" = "install ok installed" ] || missing+=("$package")
   done
   [ ${#missing[@]} -eq 0 ] && return
   say "installing Debian packages: ${missing[*]}"
@@ -33,7 +37,7 @@ install_debian_packages() {
 install_python_packages() {
   local stamp="$VENV/.installed"
   local want
-  want=$(cat constraints.txt pyproject.toml run.sh | sha256sum | cut -d' ' -f1)
+  want=$(sha256sum constraints.txt pyproject.toml run.sh)
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
   command -v "$PYTHON" >/dev/null || PYTHON=python3
   say "creating $VENV with $($PYTHON --version)"
@@ -44,9 +48,22 @@ install_python_packages() {
   say "installing Horovod with Gloo (built from source once, then from pip's cache)"
   env "${HOROVOD_BUILD[@]}" "$VENV/bin/pip" install --no-build-isolation -c constraints.txt \
     horovod
-  "$VENV/bin/horovodrun" --check-build | grep -q "\[X\] Gloo" \
-    || { echo "Horovod was built without Gloo" >&2; exit 1; }
+  check_horovod_gloo "$VENV/bin/horovodrun"
   echo "$want" > "$stamp"
+}
+
+# Succeed when HOROVODRUN reports a Gloo build; otherwise say what to do and fail.
+check_horovod_gloo() {
+  local horovodrun=$1 report
+  report=$("$horovodrun" --check-build) \
+    || { echo "'$horovodrun --check-build' failed; reinstall Horovod with ./run.sh setup" >&2; return 1; }
+  case "$report" in
+    *"[X] Gloo"*) ;;
+    *) echo "Horovod was built without Gloo: remove $VENV and run ./run.sh setup with cmake," \
+         "g++ and make installed (its report follows)" >&2
+       printf '%s\n' "$report" >&2
+       return 1 ;;
+  esac
 }
 
 setup() {
@@ -54,20 +71,26 @@ setup() {
   install_python_packages
 }
 
-job=${1:-demo}
-shift || true
-case "$job" in
-  setup)
-    setup ;;
-  demo)
-    setup
-    workspace=${1:-workspace}
-    "$VENV/bin/galcore" demo --workspace "$workspace"
-    exec "$VENV/bin/galcore" serve --workspace "$workspace" ;;
-  test)
-    setup
-    exec "$VENV/bin/pytest" "$@" ;;
-  *)
-    echo "usage: ./run.sh demo [WORKSPACE] | test [PYTEST ARGS] | setup" >&2
-    exit 2 ;;
-esac
+main() {
+  local job=${1:-demo}
+  shift || true
+  case "$job" in
+    setup)
+      setup ;;
+    demo)
+      setup
+      local workspace=${1:-workspace}
+      "$VENV/bin/galcore" demo --workspace "$workspace"
+      exec "$VENV/bin/galcore" serve --workspace "$workspace" ;;
+    test)
+      setup
+      exec "$VENV/bin/pytest" "$@" ;;
+    *)
+      echo "usage: ./run.sh demo [WORKSPACE] | test [PYTEST ARGS] | setup" >&2
+      exit 2 ;;
+  esac
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
+fi

@@ -101,4 +101,63 @@ class TestStartUp:
         ci = (ROOT / ".ci" / "run").read_text()
         assert "./run.sh test" in readme
         assert "./run.sh demo" in readme
-        assert ci.strip().endswith("./run.sh test")
+        assert "./run.sh test" in ci.splitlines()
+
+
+def _check_horovod_gloo(horovodrun: Path | str) -> subprocess.CompletedProcess:
+    """Run run.sh's own Horovod check, sourced the way `./run.sh setup` calls it."""
+    script = f'source {shlex.quote(str(ROOT / "run.sh"))} && check_horovod_gloo "$1"'
+    command = ["/bin/bash", "-c", script, "check", str(horovodrun)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def _fake_horovodrun(folder: Path, report: str, status: int = 0) -> Path:
+    """Write an executable that prints `report` (a megabyte of it) for --check-build."""
+    path = folder / "horovodrun"
+    (folder / "report.txt").write_text(report + "\n" + "Available Tensor Operations:\n" * 40_000)
+    path.write_text(f"#!/bin/sh\ncat {shlex.quote(str(folder / 'report.txt'))}\nexit {status}\n")
+    path.chmod(0o755)
+    return path
+
+
+GLOO_REPORT = """Horovod v0.28.1:
+
+Available Frameworks:
+    [X] TensorFlow
+
+Available Controllers:
+    [ ] MPI
+    [{}] Gloo"""
+
+
+class TestSetUpHorovodCheck:
+    def test_passes_for_a_gloo_build_however_long_the_report(self, tmp_path):
+        # A reader that stops at the first match (grep -q) would kill this writer with SIGPIPE.
+        horovodrun = _fake_horovodrun(tmp_path, GLOO_REPORT.format("X"))
+        for _ in range(5):
+            result = _check_horovod_gloo(horovodrun)
+            assert result.returncode == 0, result.stderr
+
+    def test_fails_clearly_without_gloo(self, tmp_path):
+        result = _check_horovod_gloo(_fake_horovodrun(tmp_path, GLOO_REPORT.format(" ")))
+        assert result.returncode == 1
+        assert "Horovod was built without Gloo" in result.stderr
+        assert "./run.sh setup" in result.stderr
+
+    def test_fails_clearly_when_the_check_itself_fails(self, tmp_path):
+        result = _check_horovod_gloo(_fake_horovodrun(tmp_path, GLOO_REPORT.format("X"), 3))
+        assert result.returncode == 1
+        assert "--check-build' failed" in result.stderr
+
+    @pytest.mark.distributed
+    def test_the_installed_horovod_passes_every_time(self):
+        # The fake report above makes the old race certain; a few real runs show the real build.
+        horovodrun = Path(sys.executable).parent / "horovodrun"
+        for _ in range(3):
+            result = _check_horovod_gloo(horovodrun)
+            assert result.returncode == 0, result.stderr
+
+    def test_no_pipeline_in_run_sh_ends_in_an_early_reader(self):
+        script = (ROOT / "run.sh").read_text()
+        pipes = re.findall(r"\|\s*(grep\s+-\w*q|head|sed\s+-n\s*\S*q)", script)
+        assert pipes == []

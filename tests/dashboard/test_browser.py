@@ -31,7 +31,7 @@ from galcore.cli.serve import serve_command, serve_command_parser
 from store import StoreNotFoundError, Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = ROOT / "build" / "test-artifacts"  # ignored by git
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -223,7 +223,7 @@ def _review_a_point(page: Page, workspace: Workspace) -> int:
 @pytest.mark.timeout(180)
 def test_review_in_the_browser(review_workspace, tmp_path):
     port = _free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
             tmp_path / "chromium-profile",
