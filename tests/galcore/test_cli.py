@@ -1,9 +1,13 @@
 """The CLI: each command turns its arguments into one library call; main reports errors."""
 
+import json
+import re
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from galcore.cli.curate import curate_command_parser
 from galcore.cli.demo import demo_command_parser
@@ -15,9 +19,14 @@ from galcore.cli.recurse import recurse_command_parser
 from galcore.curation import CurationConfig, CurationSummary, SurveyInputs
 from galcore.demo import DemoConfig
 from galcore.errors import MissingInputError
+from galcore.evaluation import classification_metrics
+from store import set_mask
 
-METRICS = {"hp_test/sdss": {"n": 2, "accuracy": 1.0, "accuracy_top50": 1.0, "precision": 1.0,
-                            "recall": 1.0, "f1": 1.0}}  # fmt: skip
+METRICS = {
+    "hp_test/sdss": classification_metrics(
+        np.array([0, 1, 1, 0]), np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]])
+    )
+}
 
 
 SUMMARY = CurationSummary(Path("ws/catalog.zarr"), 2, 3, 1, {}, {"train": 1}, 0.5)
@@ -58,6 +67,54 @@ class TestCurate:
         args = curate_command_parser().parse_args(["--workspace", "ws", "--gz", "gz.csv"])
         with pytest.raises(MissingInputError, match="missing --sdss-photo, --sdss-frames, --des"):
             args.func(args)
+
+
+class TestEvaluate:
+    def test_plots_names_a_folder(self):
+        argv = ["--workspace", "ws", "--run", "r1", "--plots", "figures"]
+        assert evaluate_command_parser().parse_args(argv).plots == Path("figures")
+        assert evaluate_command_parser().parse_args(argv[:4]).plots is None
+
+    def test_plots_writes_roc_and_confidence_figures(self, toy_workspace, tmp_path, capsys):
+        catalog = toy_workspace.catalog()
+        labels = catalog.column("label")
+        rng = np.random.default_rng(0)
+        spiral = np.clip(np.where(labels == 1, 0.8, 0.2) + rng.normal(0, 0.2, len(labels)), 0, 1)
+        probs = np.c_[1 - spiral, spiral].astype(np.float32)
+        probs[~catalog.ok()] = np.nan
+        catalog.create_run("r1").write("probs", probs)
+        folder = tmp_path / "figures"
+        argv = ["--workspace", str(toy_workspace.root), "--run", "r1", "--plots", str(folder)]
+        args = evaluate_command_parser().parse_args(argv)
+        assert args.func(args) == 0
+        names = {"r1-roc.png", "r1-roc.html", "r1-confidence.png", "r1-confidence.html"}
+        assert {path.name for path in folder.iterdir()} == names
+        out = capsys.readouterr().out
+        assert all(f"wrote {folder / name}" in out for name in names)
+        for stem, min_width in (("r1-roc", 300), ("r1-confidence", 600)):
+            with Image.open(folder / f"{stem}.png") as image:
+                image.load()
+                assert image.format == "PNG"
+                assert image.width >= min_width
+                assert 250 <= image.height <= 1500
+            document = _bokeh_document(folder / f"{stem}.html")
+            assert document["roots"]
+            assert "HP SDSS" in json.dumps(document)
+        hp_test = set_mask(catalog.column("sets"), "hp_test")
+        auc = toy_workspace.catalog().run("r1").attrs["test_metrics"]["hp_test/sdss"]["auc"]
+        assert 0.5 < auc <= 1.0
+        assert auc == classification_metrics(labels[hp_test], probs[hp_test])["auc"]
+        assert f"HP SDSS (AUC {auc:.3f})" in json.dumps(_bokeh_document(folder / "r1-roc.html"))
+
+
+def _bokeh_document(path):
+    """The one Bokeh document that an HTML file embeds as JSON."""
+    scripts = re.findall(
+        r'<script type="application/json"[^>]*>(.*?)</script>', path.read_text(), re.DOTALL
+    )
+    assert len(scripts) == 1
+    (document,) = json.loads(scripts[0]).values()
+    return document
 
 
 @pytest.mark.parametrize(
