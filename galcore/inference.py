@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from store import Catalog
 
-__all__ = ["Predictions", "predict"]
+__all__ = ["Predictions", "load_run_model", "predict"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def predict(workspace: Workspace | Path | str, run: str, *, batch_size: int = 64
     workspace = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace))
     catalog = workspace.catalog()
     target = catalog.run(run)
-    model = _load_model(workspace, run)
+    model = load_run_model(workspace, run)
     rows = np.flatnonzero(catalog.ok())
     if not len(rows):
         msg = f"{catalog.path} has no curated object (status ok) to predict"
@@ -108,8 +108,14 @@ def predict(workspace: Workspace | Path | str, run: str, *, batch_size: int = 64
     return result
 
 
-def _load_model(workspace: Workspace, run: str) -> keras.Model:
-    """Load the run's saved model, or say that it needs training."""
+def load_run_model(workspace: Workspace, run: str) -> keras.Model:
+    """Return the run's saved model (without optimizer).
+
+    Raises
+    ------
+    TrainingError
+        If the run has no saved model: it needs training first.
+    """
     import keras
 
     path = workspace.model_dir(run) / MODEL_FILE

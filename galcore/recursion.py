@@ -177,9 +177,6 @@ def recurse(
 
 def _parent_profile(catalog: Catalog, parent: str) -> Profile:
     """Return the schedule the parent run trained with, overrides included."""
-    from galcore.training import Augmentation, Profile
+    from galcore.training import Profile
 
-    values = dict(catalog.run(parent).attrs["config"]["profile"])
-    values["augmentation"] = Augmentation(**values["augmentation"])
-    values["epochs"] = tuple(values["epochs"])
-    return Profile(**values)
+    return Profile.from_dict(catalog.run(parent).attrs["config"]["profile"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["add_run", "add_workspace", "command_parser"]
+__all__ = ["add_run", "add_workspace", "command_parser", "stage_epochs"]
 
 
 def command_parser(
@@ -27,3 +27,12 @@ def add_workspace(parser: argparse.ArgumentParser) -> None:
 def add_run(parser: argparse.ArgumentParser) -> None:
     """Add the required ``--run`` option."""
     parser.add_argument("--run", required=True, help="the run's name")
+
+
+def stage_epochs(text: str) -> tuple[int, ...]:
+    """Parse ``N,N,N`` into one epoch count per stage."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        msg = f"--epochs {text!r}: give one whole number per stage, e.g. 2,4,6"
+        raise argparse.ArgumentTypeError(msg) from None

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from galcore.cli._common import add_run, add_workspace, command_parser
+from galcore.cli._common import add_run, add_workspace, command_parser, stage_epochs
 
 __all__ = ["train_command", "train_command_parser"]
-
-
-def _stage_epochs(text: str) -> tuple[int, ...]:
-    """Parse ``N,N,N`` into one epoch count per stage."""
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        msg = f"--epochs {text!r}: give one whole number per stage, e.g. 2,4,6"
-        raise argparse.ArgumentTypeError(msg) from None
 
 
 def train_command_parser(
@@ -32,39 +23,52 @@ def train_command_parser(
     add_run(parser)
     parser.add_argument(
         "--profile",
-        default="demo",
         help="test (seconds), demo (minutes on a CPU) or paper (Xception, 299 px); default demo",
     )
-    parser.add_argument("--backbone", help="xception or compact (default: the profile's)")
+    parser.add_argument(
+        "--backbone",
+        help="xception (the paper's), inceptionv3, resnet50, vgg16, mobilenetv2 (ImageNet "
+        "networks, as the paper's Fig. 3) or compact (a small CNN); default: the profile's",
+    )
     parser.add_argument(
         "--weights", help="override the backbone weights: imagenet, none or a local .h5 file"
     )
     parser.add_argument(
-        "--epochs", type=_stage_epochs, metavar="N,N,N", help="override the epochs of each stage"
+        "--epochs", type=stage_epochs, metavar="N,N,N", help="override the epochs of each stage"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights, order, augmentation")
+    parser.add_argument("--seed", type=int, help="seed of weights, order, augmentation; default 0")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the unfinished run --run (killed or failed) from its last finished epoch,"
+        " with its own settings",
+    )
     parser.set_defaults(func=train_command)
     return parser
 
 
 def train_command(args: argparse.Namespace) -> int:
     """Run ``galcore train``."""
+    from galcore.errors import TrainingError
     from galcore.training import TrainConfig, train
 
-    config = TrainConfig.from_profile(
-        args.workspace,
-        args.run,
-        profile=args.profile,
-        backbone=args.backbone,
-        weights=args.weights,
-        epochs=args.epochs,
-        seed=args.seed,
-    )
-    result = train(config)
+    settings = {"profile": args.profile, "backbone": args.backbone, "weights": args.weights}
+    settings |= {"epochs": args.epochs, "seed": args.seed}
+    if args.resume:
+        given = [f"--{name}" for name, value in settings.items() if value is not None]
+        if given:
+            msg = f"--resume continues with the run's own settings; drop {', '.join(given)}"
+            raise TrainingError(msg)
+        config = TrainConfig.of_run(args.workspace, args.run)
+    else:
+        settings["profile"] = args.profile or "demo"
+        settings["seed"] = args.seed or 0
+        config = TrainConfig.from_profile(args.workspace, args.run, **settings)
+    result = train(config, resume=args.resume)
     if result.rank == 0:
         print(
             f"trained run {result.run} on {result.size} worker(s) in {result.wall_time_s:.0f} s:"
-            f" epochs {result.stage_epochs}, val_accuracy {result.val_accuracy:.4f},"
-            f" model {result.model_path}"
+            f" epochs {result.stage_epochs}, val_accuracy {result.val_accuracy:.4f}"
+            f" (stage {result.best_stage}), model {result.model_path}"
         )
     return 0

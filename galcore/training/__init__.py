@@ -6,18 +6,18 @@ them, so that ``galcore --help`` and the dashboard start fast.
 
 from __future__ import annotations
 
+from galcore.training._backbones import MIN_IMAGE_SIZE, STAGE_TRAINABLE_FROM
 from galcore.training._data import (
     Examples,
     default_examples,
     evaluation_dataset,
     prediction_dataset,
+    resize_images,
     training_dataset,
 )
 from galcore.training._horovod import Workers, init_workers, launched_by_horovod
 from galcore.training._model import (
     FEATURES_LAYER,
-    MIN_IMAGE_SIZE,
-    STAGE_FROZEN_LAYERS,
     backbone_of,
     build_model,
     freeze_for_stage,
@@ -25,6 +25,7 @@ from galcore.training._model import (
 )
 from galcore.training._profiles import (
     BACKBONES,
+    BATCH_NORM_MODES,
     N_STAGES,
     PROFILES,
     Augmentation,
@@ -32,7 +33,6 @@ from galcore.training._profiles import (
     get_profile,
 )
 from galcore.training._train import (
-    CHECKPOINT_FILE,
     CONFIG_FILE,
     HISTORY_FILE,
     MODEL_FILE,
@@ -43,7 +43,7 @@ from galcore.training._train import (
 
 __all__ = [
     "BACKBONES",
-    "CHECKPOINT_FILE",
+    "BATCH_NORM_MODES",
     "CONFIG_FILE",
     "FEATURES_LAYER",
     "HISTORY_FILE",
@@ -51,7 +51,7 @@ __all__ = [
     "MODEL_FILE",
     "N_STAGES",
     "PROFILES",
-    "STAGE_FROZEN_LAYERS",
+    "STAGE_TRAINABLE_FROM",
     "Augmentation",
     "Examples",
     "Profile",
@@ -67,6 +67,7 @@ __all__ = [
     "init_workers",
     "launched_by_horovod",
     "prediction_dataset",
+    "resize_images",
     "train",
     "training_dataset",
     "weights_sha256",

@@ -28,6 +28,7 @@ __all__ = [
     "default_examples",
     "evaluation_dataset",
     "prediction_dataset",
+    "resize_images",
     "training_dataset",
 ]
 
@@ -178,13 +179,16 @@ def _prepare(dataset: tf.data.Dataset, *, image_size: int, batch_size: int) -> t
     import tensorflow as tf
 
     def prepare(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return _resize(images, image_size), tf.one_hot(labels, len(LABELS))
+        return resize_images(images, image_size), tf.one_hot(labels, len(LABELS))
 
     return dataset.batch(batch_size).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _resize(images: tf.Tensor, image_size: int) -> tf.Tensor:
-    """Return uint8 images as floats in [0, 255], resized to `image_size` when they differ."""
+def resize_images(images: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Return uint8 images as floats in [0, 255], resized to `image_size` when they differ.
+
+    Every model input goes through this (training, evaluation, prediction, classification).
+    """
     import tensorflow as tf
 
     images = tf.cast(images, tf.float32)
@@ -246,21 +250,27 @@ def training_dataset(
 
 
 def _augmenter(augmentation: Augmentation, *, seed: int) -> keras.Sequential:
-    """Return the Keras preprocessing layers of `augmentation`, seeded."""
+    """Return the Keras preprocessing layers of `augmentation`, each with a seed of its own.
+
+    Layers given one seed draw the same random numbers, so a flip would always come with the
+    same rotation; the seeds are spawned from `seed` instead. Zoom keeps the axis ratio.
+    """
     import keras
 
     layers = keras.layers
+    seeds = iter(int(s) for s in np.random.SeedSequence(seed).generate_state(4))
     steps = []
     if augmentation.flip:
-        steps.append(layers.RandomFlip("horizontal_and_vertical", seed=seed))
+        steps.append(layers.RandomFlip("horizontal_and_vertical", seed=next(seeds)))
     if augmentation.rotation_deg:
-        steps.append(layers.RandomRotation(augmentation.rotation_deg / 360, "reflect", seed=seed))
+        rotation = augmentation.rotation_deg / 360
+        steps.append(layers.RandomRotation(rotation, "reflect", seed=next(seeds)))
     if augmentation.shift:
         shift = augmentation.shift
-        steps.append(layers.RandomTranslation(shift, shift, "reflect", seed=seed))
+        steps.append(layers.RandomTranslation(shift, shift, "reflect", seed=next(seeds)))
     if augmentation.zoom:
         zoom = augmentation.zoom
-        steps.append(layers.RandomZoom(zoom, zoom, "reflect", seed=seed))
+        steps.append(layers.RandomZoom(zoom, None, "reflect", seed=next(seeds)))
     return keras.Sequential(steps, name="augmentation")
 
 

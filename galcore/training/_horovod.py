@@ -77,9 +77,10 @@ class Workers:
     ) -> list[keras.callbacks.Callback]:
         """Return Horovod's callbacks, to be listed before any that reads metrics or weights.
 
-        They broadcast rank 0's variables, average the epoch metrics and the batch-norm
-        statistics over the workers, and (with several workers) warm the learning rate up from
-        `learning_rate` to `learning_rate` times their number.
+        They broadcast rank 0's variables (the optimiser's too, once it has them), average the
+        epoch metrics and the batch-norm statistics over the workers, and (with several
+        workers) warm the learning rate up from `learning_rate` to `learning_rate` times their
+        number.
 
         Parameters
         ----------
@@ -112,6 +113,19 @@ class Workers:
             )
             callbacks.append(warmup)
         return callbacks
+
+    def broadcast_weights(self, model: keras.Model) -> None:
+        """Give every worker rank 0's weights (nothing to do for one process).
+
+        Parameters
+        ----------
+        model
+            The model, built the same way on every worker.
+        """
+        if self.hvd is not None:
+            import horovod.tensorflow
+
+            horovod.tensorflow.broadcast_variables(model.variables, root_rank=0)
 
     def broadcast(self, value: T) -> T:
         """Return rank 0's `value` on every worker.

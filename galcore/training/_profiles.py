@@ -8,10 +8,29 @@ from types import MappingProxyType
 
 from galcore.errors import TrainingError
 
-__all__ = ["BACKBONES", "N_STAGES", "PROFILES", "Augmentation", "Profile", "get_profile"]
+__all__ = [
+    "BACKBONES",
+    "BATCH_NORM_MODES",
+    "N_STAGES",
+    "PROFILES",
+    "Augmentation",
+    "Profile",
+    "get_profile",
+]
 
-BACKBONES: tuple[str, ...] = ("xception", "compact")
-"""Backbones `build_model` knows: the paper's Xception and a small CNN for CPUs and tests."""
+BACKBONES: tuple[str, ...] = (
+    "xception",
+    "inceptionv3",
+    "resnet50",
+    "vgg16",
+    "mobilenetv2",
+    "compact",
+)
+"""Backbones `build_model` knows: the paper's Xception and the others of its Fig. 3 (from
+``keras.applications``), and a small CNN for CPUs and tests."""
+
+BATCH_NORM_MODES: tuple[str, ...] = ("inference", "batch")
+"""How the backbone's batch normalisation trains: moving statistics always, or batch statistics."""
 
 N_STAGES = 3
 """Unfreezing stages: (1) backbone frozen, (2) its early layers frozen, (3) its first layers."""
@@ -30,7 +49,8 @@ class Augmentation:
     shift
         Largest width and height shift, as a fraction of the image side.
     zoom
-        Largest zoom in or out, as a fraction (0.3: from 0.7x to 1.3x).
+        Largest zoom in or out, as a fraction (0.3: from 0.7x to 1.3x), the same along both axes
+        so that a galaxy's axis ratio (a morphology cue) is kept.
     """
 
     flip: bool = True
@@ -56,7 +76,9 @@ class Profile:
     batch_size
         Batch size per worker.
     learning_rate
-        Adam learning rate of one worker; Horovod multiplies it by the number of workers.
+        Adam learning rate of one worker at the start of the run; Horovod multiplies it by the
+        number of workers. One schedule runs across the stages: a stage starts at the rate the
+        previous one ended with.
     dropout_rate
         Dropout between the two 1024-unit dense layers.
     epochs
@@ -64,11 +86,14 @@ class Profile:
     patience
         Epochs without a better ``val_loss`` before a stage stops.
     reduce_lr_patience
-        Epochs without a better ``val_loss`` before the learning rate shrinks.
+        Epochs without a better training loss before the learning rate shrinks (as the paper).
     reduce_lr_factor
         Factor applied to the learning rate on a plateau.
     warmup_epochs
-        Learning-rate warm-up epochs at the start of each stage with more than one worker.
+        Learning-rate warm-up epochs at the start of the run, with more than one worker.
+    batch_norm
+        One of `BATCH_NORM_MODES`: ``"inference"`` (the backbone's batch normalisation always
+        uses its moving statistics, as Keras advises for fine-tuning) or ``"batch"``.
     augmentation
         Random transformations of training batches.
     shuffle_buffer
@@ -95,6 +120,7 @@ class Profile:
     reduce_lr_patience: int
     reduce_lr_factor: float
     warmup_epochs: int
+    batch_norm: str = "inference"
     augmentation: Augmentation = field(default_factory=Augmentation)
     shuffle_buffer: int = 2048
     preload_bytes: int = 1 << 30
@@ -103,6 +129,12 @@ class Profile:
         object.__setattr__(self, "epochs", tuple(int(n) for n in self.epochs))
         if self.backbone not in BACKBONES:
             msg = f"backbone={self.backbone!r} is not known; use one of {', '.join(BACKBONES)}"
+            raise TrainingError(msg)
+        if self.batch_norm not in BATCH_NORM_MODES:
+            msg = (
+                f"batch_norm={self.batch_norm!r} is not known; use one of "
+                f"{', '.join(BATCH_NORM_MODES)}"
+            )
             raise TrainingError(msg)
         if len(self.epochs) != N_STAGES or min(self.epochs) < 0 or sum(self.epochs) == 0:
             msg = f"epochs={self.epochs} must be {N_STAGES} counts >= 0, at least one of them > 0"
@@ -117,6 +149,14 @@ class Profile:
                 f"reduce_lr_factor={self.reduce_lr_factor} in (0, 1)"
             )
             raise TrainingError(msg)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> Profile:
+        """Return the profile `dataclasses.asdict` turned into `values` (e.g. a run's config)."""
+        values = dict(values)
+        values["augmentation"] = Augmentation(**values["augmentation"])
+        values["epochs"] = tuple(values["epochs"])
+        return cls(**values)
 
 
 PROFILES: Mapping[str, Profile] = MappingProxyType(

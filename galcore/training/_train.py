@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import signal
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
-
-import numpy as np
 
 import galcore
 from galcore.errors import TrainingError
@@ -23,7 +24,8 @@ from galcore.training._data import (
 )
 from galcore.training._horovod import Workers, init_workers
 from galcore.training._model import build_model, freeze_for_stage, weights_sha256
-from galcore.training._profiles import N_STAGES, Profile, get_profile
+from galcore.training._profiles import Profile, get_profile
+from galcore.training._schedule import Schedule
 from store import LABELS, Workspace
 from store.errors import RunExistsError, StoreError
 
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
     from store import Catalog, Run
 
 __all__ = [
-    "CHECKPOINT_FILE",
     "CONFIG_FILE",
     "HISTORY_FILE",
     "MODEL_FILE",
@@ -51,8 +52,6 @@ HISTORY_FILE = "history.json"
 """Per-stage Keras history in ``Workspace.model_dir(run)``."""
 CONFIG_FILE = "config.json"
 """The run's `TrainConfig` in ``Workspace.model_dir(run)``."""
-CHECKPOINT_FILE = "best.weights.h5"
-"""Weights of the best epoch (lowest ``val_loss``) of the latest stage."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +94,7 @@ class TrainConfig:
         backbone: str | None = None,
         weights: str | None = None,
         epochs: tuple[int, ...] | None = None,
+        image_size: int | None = None,
         seed: int = 0,
         parent: str | None = None,
         ledger_state: int | None = None,
@@ -109,7 +109,7 @@ class TrainConfig:
             Name of the new run.
         profile
             A key of `PROFILES`: ``"test"``, ``"demo"`` or ``"paper"``.
-        backbone, weights, epochs
+        backbone, weights, epochs, image_size
             Replace the profile's value when given (`weights`: ``"imagenet"``, ``"none"`` or a
             path; `epochs`: one count per stage).
         seed, parent, ledger_state
@@ -125,11 +125,30 @@ class TrainConfig:
         TrainingError
             If the profile is not known or an override is out of range.
         """
-        overrides = {"backbone": backbone, "weights": weights, "epochs": epochs}
+        overrides = {
+            "backbone": backbone,
+            "weights": weights,
+            "epochs": epochs,
+            "image_size": image_size,
+        }
         values = replace(
             get_profile(profile), **{k: v for k, v in overrides.items() if v is not None}
         )
         return cls(Path(workspace), run, values, seed, parent, ledger_state)
+
+    @classmethod
+    def of_run(cls, workspace: Path | str, run: str) -> TrainConfig:
+        """Return the config a run was trained with (from its ``config`` attribute).
+
+        Raises
+        ------
+        StoreNotFoundError
+            If the workspace has no catalog or the catalog no such run.
+        """
+        values = dict(Workspace(workspace).catalog(mode="r").run(run).attrs["config"])
+        values["workspace"] = Path(workspace)
+        values["profile"] = Profile.from_dict(values["profile"])
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as JSON-ready values.
@@ -160,7 +179,9 @@ class TrainResult:
     history
         Keras history (metric -> per-epoch values) of each stage.
     val_loss, val_accuracy
-        Validation metrics of the kept weights (the best epoch of the last stage that ran).
+        Validation metrics of the kept weights (the best epoch of all stages).
+    best_stage
+        The stage of that epoch.
     wall_time_s
         Seconds from the start of `train` to the saved model.
     weights_sha256
@@ -175,6 +196,7 @@ class TrainResult:
     history: tuple[dict[str, list[float]], ...]
     val_loss: float
     val_accuracy: float
+    best_stage: int
     wall_time_s: float
     weights_sha256: str
     rank: int
@@ -194,24 +216,31 @@ def train(
     *,
     examples: Examples | None = None,
     provenance: Mapping[str, Any] | None = None,
+    resume: bool = False,
 ) -> TrainResult:
     """Train a new run in three unfreezing stages and save it into the workspace.
 
     Run alone or under ``horovodrun``: every worker trains on its shard, rank 0 writes the run
     (attributes, ``train_index``/``train_label``) and the model folder (``model.keras``,
-    ``history.json``, ``config.json``, ``best.weights.h5``). Every worker finally logs
-    ``rank R/S weights sha256 <hex>``.
+    ``history.json``, ``config.json``; ``state/`` while it trains). The weights kept are those
+    of the epoch with the lowest validation loss over all stages. Rank 0 saves the schedule
+    after every epoch, so that a run that was killed continues with ``resume=True``. Every
+    worker finally logs ``rank R/S weights sha256 <hex>``.
 
     Parameters
     ----------
     config
-        The run's name, workspace and schedule.
+        The run's name, workspace and schedule (`TrainConfig.of_run` reads a run's own).
     examples : Examples or None
         Training rows and labels; by default the curated, labelled rows of the ``train`` set.
-        Validation always uses the ``val`` set.
+        Validation always uses the ``val`` set. A resumed run trains on its recorded rows.
     provenance
         Extra run attributes, e.g. ``{"parent": ..., "ledger_state": ..., "n_pseudo": ...}``
         from recursive training. A key `train` writes itself may only repeat its value.
+    resume
+        Continue the unfinished run `config.run` from its last finished epoch (its stage,
+        weights, optimiser state and learning rate; from the start if no epoch finished)
+        instead of starting a new one.
 
     Returns
     -------
@@ -223,10 +252,11 @@ def train(
     StoreNotFoundError
         If the workspace has no catalog.
     RunExistsError
-        If the run (or its model folder) exists already; nothing is done then.
+        If the run (or its model folder) exists already and `resume` is False; nothing is done.
     TrainingError
         If the examples, the weights or the provenance cannot be used (the store is left as it
-        was), or, with a message naming the cause, if the run cannot be created.
+        was), if the run cannot be created or resumed (the message names the cause), or if the
+        training loss becomes NaN (the run is then marked failed).
 
     Examples
     --------
@@ -237,26 +267,103 @@ def train(
     started = time.perf_counter()
     workspace = Workspace(config.workspace)
     catalog = workspace.catalog(mode="r")
-    _refuse_existing(workspace, catalog, config.run)
     workers = init_workers()
-    train_set = default_examples(catalog, "train") if examples is None else examples
+    if resume:
+        train_set = _resumable_examples(workspace, catalog, config.run, workers)
+    else:
+        _refuse_existing(workspace, catalog, config.run)
+        train_set = default_examples(catalog, "train") if examples is None else examples
     val_set = default_examples(catalog, "val")
     _check_examples(catalog, train_set, "training", workers=workers.size)
     _check_examples(catalog, val_set, "validation", workers=workers.size)
-    attrs = _run_attrs(config, provenance or {}, train_set, val_set)
-    model = _build(config.profile, seed=config.seed + workers.rank)
-    run = _start_run(workspace, config, train_set, attrs, workers)
-    try:
-        history = _fit(model, catalog, config, train_set, val_set, workers)
-        result = _result(config, model, history, workers, started)
+    model = _build(config.profile, seed=config.seed)
+    folder = workspace.model_dir(config.run)
+    learning_rate = config.profile.learning_rate * workers.size
+    schedule_options = {
+        "learning_rate": learning_rate,
+        "is_main": workers.is_main,
+        "warmup_epochs": _warmup_epochs(config.profile, workers),
+    }
+    if resume:
+        schedule = Schedule.load(config.profile, folder, **schedule_options)
+        run = workspace.catalog().run(config.run) if workers.is_main else None
         if run is not None:
-            _save(model, result, run, workspace.model_dir(config.run))
+            run.update_attrs(status="training", error=None)
+    else:
+        attrs = _run_attrs(config, provenance or {}, train_set, val_set) | {"workers": workers.size}
+        run = _start_run(workspace, config, train_set, attrs, workers)
+        schedule = Schedule(config.profile, folder, **schedule_options)
+    try:
+        with _stopped_by_sigterm(schedule):
+            _fit(model, catalog, config, train_set, val_set, workers, schedule)
+            result = _result(config, model, schedule, workers, started)
+            if run is not None:
+                _save(model, result, run, folder)
+                schedule.clear()
     except BaseException as error:
         if run is not None:
             run.update_attrs(status="failed", error=f"{type(error).__name__}: {error}")
         raise
     logger.info("rank %d/%d weights sha256 %s", workers.rank, workers.size, result.weights_sha256)
     return result
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm(schedule: Schedule) -> Iterator[None]:
+    """Let SIGTERM end the training at the next batch, with a TrainingError.
+
+    A run cancelled, or ended by horovodrun because another worker failed, is then marked
+    failed instead of being left as training.
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        schedule.request_stop(f"stopped by {name} (cancelled, or another worker failed)")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _warmup_epochs(profile: Profile, workers: Workers) -> int:
+    """Epochs of Horovod's learning-rate warm-up: the run's first, with several workers only."""
+    if workers.size == 1:
+        return 0
+    return min(profile.warmup_epochs, profile.epochs[_first_stage(profile) - 1])
+
+
+def _first_stage(profile: Profile) -> int:
+    """Return the first stage with epochs to run."""
+    return next(stage for stage, n in enumerate(profile.epochs, start=1) if n > 0)
+
+
+def _resumable_examples(
+    workspace: Workspace, catalog: Catalog, run: str, workers: Workers
+) -> Examples:
+    """Return the training rows of an unfinished run, or say why it cannot be resumed."""
+    if run not in catalog.runs():
+        msg = f"run {run!r} is not in {catalog.path}; there is nothing to resume"
+        raise TrainingError(msg)
+    attrs = catalog.run(run).attrs
+    if attrs.get("status") == "trained":
+        msg = f"run {run!r} finished training; there is nothing to resume"
+        raise TrainingError(msg)
+    if attrs.get("workers", 1) != workers.size:
+        msg = (
+            f"run {run!r} trained on {attrs.get('workers', 1)} worker(s); resume it on as "
+            f"many (now {workers.size})"
+        )
+        raise TrainingError(msg)
+    if not workspace.model_dir(run).is_dir():
+        msg = f"run {run!r} has no model folder {workspace.model_dir(run)}; cannot resume it"
+        raise TrainingError(msg)
+    stored = catalog.run(run)
+    return Examples(stored.read("train_index"), stored.read("train_label"))
 
 
 def _refuse_existing(workspace: Workspace, catalog: Catalog, run: str) -> None:
@@ -345,7 +452,11 @@ def _start_run(
 
 
 def _build(profile: Profile, *, seed: int) -> keras.Model:
-    """Seed Python, NumPy and TensorFlow, then build the profile's model."""
+    """Seed Python, NumPy and TensorFlow, then build the profile's model.
+
+    Every worker passes the same seed, so all start from the same weights; `_fit` broadcasts
+    rank 0's weights before the first step all the same.
+    """
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -355,6 +466,7 @@ def _build(profile: Profile, *, seed: int) -> keras.Model:
         backbone=profile.backbone,
         weights=None if profile.weights == "none" else profile.weights,
         dropout_rate=profile.dropout_rate,
+        batch_norm=profile.batch_norm,
     )
 
 
@@ -365,14 +477,47 @@ def _fit(
     train_set: Examples,
     val_set: Examples,
     workers: Workers,
-) -> list[dict[str, list[float]]]:
-    """Train the model stage by stage; return each stage's history."""
+    schedule: Schedule,
+) -> None:
+    """Train the model through the stages the schedule has still to run."""
     data = _datasets(catalog, config, train_set, val_set, workers)
-    folder = Workspace(config.workspace).model_dir(config.run)
-    return [
-        _fit_stage(model, stage, data, config.profile, workers, folder)
-        for stage in range(1, N_STAGES + 1)
-    ]
+    profile = config.profile
+    workers.broadcast_weights(model)
+    logger.info(
+        "rank %d/%d starts from weights sha256 %s",
+        workers.rank,
+        workers.size,
+        weights_sha256(model),
+    )
+    while not schedule.done:
+        stage = schedule.state.stage
+        epochs = profile.epochs[stage - 1]
+        if epochs == 0:
+            schedule.skip_stage()
+            continue
+        freeze_for_stage(model, stage)
+        model.compile(
+            optimizer=workers.optimizer(schedule.state.learning_rate),
+            loss="categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        schedule.begin_stage(model)
+        horovod = workers.callbacks(
+            model,
+            learning_rate=profile.learning_rate,
+            warmup_epochs=schedule.warmup_epochs if stage == _first_stage(profile) else 0,
+            steps_per_epoch=data.steps_per_epoch,
+        )
+        model.fit(
+            data.train,
+            initial_epoch=schedule.state.epoch,
+            epochs=epochs,
+            steps_per_epoch=data.steps_per_epoch,
+            validation_data=data.validation,
+            callbacks=[*horovod, schedule.callback()],
+            verbose=0,
+        )
+        schedule.end_stage()
 
 
 def _datasets(
@@ -399,112 +544,23 @@ def _datasets(
     return _Data(train_data, validation, steps)
 
 
-def _fit_stage(
-    model: keras.Model,
-    stage: int,
-    data: _Data,
-    profile: Profile,
-    workers: Workers,
-    folder: Path,
-) -> dict[str, list[float]]:
-    """Train one stage and keep its best weights; return its history (empty for 0 epochs)."""
-    import keras
-
-    epochs = profile.epochs[stage - 1]
-    if epochs == 0:
-        return {}
-    freeze_for_stage(model, stage)
-    model.compile(
-        optimizer=workers.optimizer(profile.learning_rate),
-        loss="categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=profile.patience, restore_best_weights=True
-    )
-    fitted = model.fit(
-        data.train,
-        epochs=epochs,
-        steps_per_epoch=data.steps_per_epoch,
-        validation_data=data.validation,
-        callbacks=_stage_callbacks(model, stopper, stage, data, profile, workers, folder),
-        verbose=0,
-    )
-    if stopper.best_weights is not None:
-        model.set_weights(stopper.best_weights)
-    return {name: [float(v) for v in values] for name, values in fitted.history.items()}
-
-
-def _stage_callbacks(
-    model: keras.Model,
-    stopper: keras.callbacks.EarlyStopping,
-    stage: int,
-    data: _Data,
-    profile: Profile,
-    workers: Workers,
-    folder: Path,
-) -> list[keras.callbacks.Callback]:
-    """Return a stage's callbacks; Horovod's come first, so the rest see averaged numbers."""
-    import keras
-
-    horovod = workers.callbacks(
-        model,
-        learning_rate=profile.learning_rate,
-        warmup_epochs=profile.warmup_epochs,
-        steps_per_epoch=data.steps_per_epoch,
-    )
-    reduce_lr = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", factor=profile.reduce_lr_factor, patience=profile.reduce_lr_patience
-    )
-    main = _main_callbacks(stage, profile.epochs[stage - 1], folder) if workers.is_main else []
-    return [*horovod, stopper, reduce_lr, keras.callbacks.TerminateOnNaN(), *main]
-
-
-def _main_callbacks(stage: int, epochs: int, folder: Path) -> list[keras.callbacks.Callback]:
-    """Return rank 0's callbacks: the best-epoch checkpoint and one log line per epoch."""
-    import keras
-
-    begun: dict[int, float] = {}
-
-    def begin(epoch: int, _logs: dict[str, float] | None = None) -> None:
-        begun[epoch] = time.perf_counter()
-
-    def end(epoch: int, logs: dict[str, float] | None = None) -> None:
-        metrics = ", ".join(f"{name} {value:.4g}" for name, value in sorted((logs or {}).items()))
-        seconds = time.perf_counter() - begun[epoch]
-        logger.info(
-            "stage %d/%d epoch %d/%d: %s (%.1f s)",
-            stage,
-            N_STAGES,
-            epoch + 1,
-            epochs,
-            metrics,
-            seconds,
-        )
-
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        folder / CHECKPOINT_FILE, monitor="val_loss", save_best_only=True, save_weights_only=True
-    )
-    return [checkpoint, keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)]
-
-
 def _result(
     config: TrainConfig,
     model: keras.Model,
-    history: list[dict[str, list[float]]],
+    schedule: Schedule,
     workers: Workers,
     started: float,
 ) -> TrainResult:
     """Summarise the stages: epochs run and the metrics of the weights kept."""
-    last = [stage for stage in history if stage][-1]
-    best = int(np.argmin(last["val_loss"]))
+    state = schedule.state
     return TrainResult(
         run=config.run,
         model_path=Workspace(config.workspace).model_dir(config.run) / MODEL_FILE,
-        stage_epochs=tuple(len(stage.get("loss", [])) for stage in history),
-        history=tuple(history),
-        val_loss=last["val_loss"][best],
-        val_accuracy=last["val_accuracy"][best],
+        stage_epochs=schedule.stage_epochs,
+        history=tuple(state.history),
+        val_loss=state.best_val_loss,
+        val_accuracy=state.best_val_accuracy,
+        best_stage=state.best_stage,
         wall_time_s=time.perf_counter() - started,
         weights_sha256=weights_sha256(model),
         rank=workers.rank,
@@ -529,7 +585,11 @@ def _save(model: keras.Model, result: TrainResult, run: Run, folder: Path) -> No
     run.update_attrs(
         status="trained",
         stage_epochs=list(result.stage_epochs),
-        metrics={"val_loss": result.val_loss, "val_accuracy": result.val_accuracy},
+        metrics={
+            "val_loss": result.val_loss,
+            "val_accuracy": result.val_accuracy,
+            "best_stage": result.best_stage,
+        },
         wall_time_s=round(result.wall_time_s, 1),
         weights_sha256=result.weights_sha256,
         workers=result.size,

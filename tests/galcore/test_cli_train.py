@@ -23,6 +23,7 @@ def _result(rank=0):
         history=({}, {}, {}),
         val_loss=0.1,
         val_accuracy=0.95,
+        best_stage=2,
         wall_time_s=3.0,
         weights_sha256="0" * 64,
         rank=rank,
@@ -35,8 +36,11 @@ class TestTrainCommand:
         args = train_command_parser().parse_args(["--workspace", str(tmp_path), "--run", "r1"])
         with mock.patch("galcore.training.train", return_value=_result()) as train:
             assert train_command(args) == 0
-        train.assert_called_once_with(TrainConfig.from_profile(tmp_path, "r1", profile="demo"))
-        assert "trained run r1 on 2 worker(s)" in capsys.readouterr().out
+        config = TrainConfig.from_profile(tmp_path, "r1", profile="demo")
+        train.assert_called_once_with(config, resume=False)
+        out = capsys.readouterr().out
+        assert "trained run r1 on 2 worker(s)" in out
+        assert "val_accuracy 0.9500 (stage 2)" in out
 
     def test_overrides(self, tmp_path):
         argv = ["--workspace", str(tmp_path), "--run", "r2", "--profile", "paper"]
@@ -53,7 +57,29 @@ class TestTrainCommand:
             epochs=(2, 0, 3),
             seed=5,
         )
-        train.assert_called_once_with(expected)
+        train.assert_called_once_with(expected, resume=False)
+
+    def test_resume_continues_with_the_runs_own_config(self, tmp_path):
+        argv = ["--workspace", str(tmp_path), "--run", "r1", "--resume"]
+        args = train_command_parser().parse_args(argv)
+        stored = TrainConfig.from_profile(tmp_path, "r1", profile="test", seed=3)
+        with (
+            mock.patch("galcore.training.TrainConfig.of_run", return_value=stored) as of_run,
+            mock.patch("galcore.training.train", return_value=_result()) as train,
+        ):
+            assert train_command(args) == 0
+        of_run.assert_called_once_with(tmp_path, "r1")
+        train.assert_called_once_with(stored, resume=True)
+
+    def test_resume_refuses_new_settings(self, tmp_path):
+        argv = ["--workspace", str(tmp_path), "--run", "r1", "--resume", "--profile", "test"]
+        args = train_command_parser().parse_args(argv)
+        with (
+            mock.patch("galcore.training.train") as train,
+            pytest.raises(TrainingError, match="drop --profile"),
+        ):
+            train_command(args)
+        train.assert_not_called()
 
     def test_only_rank_zero_prints(self, tmp_path, capsys):
         args = train_command_parser().parse_args(["--workspace", str(tmp_path), "--run", "r1"])

@@ -16,6 +16,7 @@ from tests.conftest import make_toy_workspace
 
 BIN = Path(sys.executable).parent
 DIGEST = re.compile(r"rank (\d+)/2 weights sha256 ([0-9a-f]{64})")
+START = re.compile(r"rank (\d+)/2 starts from weights sha256 ([0-9a-f]{64})")
 
 
 def _horovodrun(*galcore_args: str) -> str:
@@ -39,6 +40,9 @@ def test_two_workers_train_one_run(tmp_path):
     output = _horovodrun(
         "train", "--workspace", str(workspace.root), "--run", "dist", "--profile", "test"
     )
+    starts = dict(START.findall(output))
+    assert sorted(starts) == ["0", "1"], output[-4000:]
+    assert starts["0"] == starts["1"]  # identical weights before the first step
     digests = dict(DIGEST.findall(output))
     assert len(DIGEST.findall(output)) == 2, output[-4000:]
     assert sorted(digests) == ["0", "1"]

@@ -13,7 +13,6 @@ import pytest
 
 from galcore.errors import TrainingError
 from galcore.training import (
-    CHECKPOINT_FILE,
     CONFIG_FILE,
     HISTORY_FILE,
     MODEL_FILE,
@@ -33,6 +32,7 @@ from galcore.training import (
     training_dataset,
     weights_sha256,
 )
+from galcore.training._schedule import STATE_FOLDER
 from store import LABELS, RunExistsError, set_mask
 from tests.conftest import make_toy_workspace
 
@@ -317,7 +317,7 @@ class TestTrain:
         workspace, result = trained
         folder = workspace.model_dir("r1")
         assert result.model_path == folder / MODEL_FILE
-        assert (folder / CHECKPOINT_FILE).is_file()
+        assert not (folder / STATE_FOLDER).exists()  # removed once the run is complete
         history = json.loads((folder / HISTORY_FILE).read_text())
         assert [stage["stage"] for stage in history["stages"]] == [1, 2, 3]
         assert [stage["epochs"] for stage in history["stages"]] == list(result.stage_epochs)
