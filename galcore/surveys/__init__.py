@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from galcore.surveys._des import (
     DES_PIXEL_SCALE_ARCSEC,
+    NANOMAGGY_ZEROPOINT,
     find_tiles,
     read_des_catalog,
     read_tile,
@@ -20,6 +21,7 @@ from galcore.surveys._sdss import decode_objid, find_frames, read_frame, read_ph
 __all__ = [
     "DES_PIXEL_SCALE_ARCSEC",
     "EL_THRESHOLD",
+    "NANOMAGGY_ZEROPOINT",
     "SPIRAL_THRESHOLD",
     "SurveyImage",
     "decode_objid",
