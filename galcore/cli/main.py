@@ -17,10 +17,12 @@ COMMANDS = (
     "curate",
     "train",
     "predict",
+    "classify",
     "embed",
     "evaluate",
     "export",
     "recurse",
+    "experiment",
     "serve",
     "demo",
 )
