@@ -428,13 +428,17 @@ class GalaxyStore(Viewer):
         galaxy = self.galaxy
         return [] if galaxy is None else self._ledger.history(galaxy.object_id)
 
-    def decide(self, decision: str) -> int:
+    def decide(self, decision: str, *, label: int | None = None) -> int:
         """Record a decision about the selected galaxy's predicted class in the ledger.
 
         Parameters
         ----------
         decision
-            ``"approve"`` or ``"reject"``.
+            ``"approve"`` (the predicted class is right), ``"relabel"`` (it is wrong),
+            ``"unsure"`` or ``"artefact"``.
+        label
+            The right class of a relabelled galaxy; by default the other class (there are
+            two). Approvals take the predicted class; the other decisions take no label.
 
         Returns
         -------
@@ -446,7 +450,7 @@ class GalaxyStore(Viewer):
         ValueError
             If no galaxy is selected, or the selected galaxy has no prediction in this run.
         SchemaError
-            If the ledger refuses the decision (unknown decision, empty reviewer).
+            If the ledger refuses the decision (unknown decision or label, bad reviewer name).
         """
         galaxy = self.galaxy
         if galaxy is None:
@@ -455,12 +459,12 @@ class GalaxyStore(Viewer):
         if galaxy.predicted == NO_LABEL:
             msg = f"galaxy {galaxy.object_id} has no prediction in run {self.run!r} to {decision}"
             raise ValueError(msg)
+        if decision == "approve":
+            label = galaxy.predicted
+        elif decision == "relabel" and label is None:
+            label = 1 - galaxy.predicted
         decision_id = self._ledger.record_decision(
-            galaxy.object_id,
-            decision,
-            label=galaxy.predicted,
-            reviewer=self.reviewer,
-            run=self.run,
+            galaxy.object_id, decision, label=label, reviewer=self.reviewer, run=self.run
         )
         self.ledger_state = decision_id
         return decision_id

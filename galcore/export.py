@@ -25,6 +25,11 @@ def _set_names(codes: np.ndarray) -> np.ndarray:
     return names
 
 
+def _label_name(label: int | None) -> str:
+    """Return the class name of a label, or '' for none (unsure, artefact, no decision)."""
+    return "" if label is None else LABELS[label]
+
+
 def catalog_table(workspace: Path, *, run: str | None = None) -> pd.DataFrame:
     """Return one row per object: identity, labels, sets, status and, with a run, predictions.
 
@@ -71,10 +76,10 @@ def catalog_table(workspace: Path, *, run: str | None = None) -> pd.DataFrame:
         table["predicted"] = np.where(
             scored, np.asarray(LABELS)[np.nan_to_num(probs).argmax(1)], ""
         )
-        latest = space.ledger().latest()
-        decisions = [latest.get(i) for i in c["object_id"].tolist()]
+        current = space.ledger().current()
+        decisions = [current.get(i) for i in c["object_id"].tolist()]
         table["decision"] = [d.decision if d else "" for d in decisions]
-        table["decision_label"] = [LABELS[d.label] if d else "" for d in decisions]
+        table["decision_label"] = [_label_name(d.training_label if d else None) for d in decisions]
         table["decision_run"] = [(d.run or "") if d else "" for d in decisions]
     return table
 

@@ -1,11 +1,13 @@
-"""Recursive training: the next training set from confident predictions and reviews."""
+"""Recursive training: the next training set from the reviews and confident predictions."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -15,30 +17,54 @@ from store import LABELS, Catalog, Decision, Workspace, set_mask
 if TYPE_CHECKING:
     from galcore.training import Profile, TrainResult
 
-__all__ = ["NextTrainingSet", "next_training_set", "recurse"]
+__all__ = ["NextTrainingSet", "Recursion", "next_training_set", "recurse"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class NextTrainingSet:
-    """Rows and labels of the next run's training set, and where they came from."""
+    """Rows and labels of the next run's training set, and how many came from each source.
+
+    ``n_parent + n_pseudo + n_approved + n_relabelled`` is the number of rows.
+    """
 
     rows: np.ndarray
     labels: np.ndarray
     n_parent: int
+    """Labels kept from the parent's training set (objects nobody decided about)."""
     n_pseudo: int
+    """Confident predictions (pseudo-labels) of objects nobody decided about."""
     n_approved: int
-    n_rejected: int
+    """Approved predictions."""
+    n_relabelled: int
+    """Labels a reviewer gave instead of the prediction (old ledgers' rejections included)."""
+    n_left_out_artefact: int
+    """Objects marked as artefacts, never trained on."""
+    n_left_out_unsure: int
+    """Objects a reviewer was unsure about, left out."""
+    n_ignored: int
+    """Decisions about objects that are not curated objects of this catalog."""
 
     def provenance(self) -> dict[str, int]:
         """Return the counts to record in the new run."""
-        return {
-            "n_parent": self.n_parent,
-            "n_pseudo": self.n_pseudo,
-            "n_approved": self.n_approved,
-            "n_rejected": self.n_rejected,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name.startswith("n_")}
+
+    def describe(self) -> str:
+        """Say where the labels came from, in one line."""
+        return (
+            f"{len(self.rows)} labels ({self.n_parent} from the parent, {self.n_pseudo} confident"
+            f" predictions, {self.n_approved} approved, {self.n_relabelled} relabelled); left out:"
+            f" artefact {self.n_left_out_artefact}, unsure {self.n_left_out_unsure}; ignored:"
+            f" {self.n_ignored} decisions about objects not curated in the catalog"
+        )
+
+
+class Recursion(NamedTuple):
+    """What `recurse` did: the training and where its labels came from."""
+
+    result: TrainResult
+    training_set: NextTrainingSet
 
 
 def _most_confident(probs: np.ndarray, candidates: np.ndarray, top: int) -> dict[int, int]:
@@ -53,13 +79,15 @@ def _most_confident(probs: np.ndarray, candidates: np.ndarray, top: int) -> dict
 
 
 def next_training_set(
-    catalog: Catalog, parent: str, decisions: dict[int, Decision], *, top: int
+    catalog: Catalog, parent: str, decisions: Mapping[int, Decision], *, top: int
 ) -> NextTrainingSet:
-    """Return the parent's training set plus confident predictions and reviews.
+    """Return the parent's training set with the reviewers' decisions and confident predictions.
 
-    The `top` most confident predictions per class among the curated unlabelled objects join
-    the parent run's training set, then every approved label joins (or overrides) it, and an
-    object leaves it when the label it would train with is the one a reviewer rejected.
+    Every object a reviewer decided about gets the reviewer's label (approve, relabel, a
+    legacy reject's other class), replacing the parent's, or is left out (artefact, unsure),
+    even when the parent trained on it. Then the `top` most confident predictions per class
+    among the curated unlabelled (DES-only) objects that have a prediction, are not in the
+    parent's training set and that nobody decided about join with their predicted class.
 
     Parameters
     ----------
@@ -68,45 +96,46 @@ def next_training_set(
     parent
         A run with ``train_index``, ``train_label`` and ``probs``.
     decisions
-        The latest review decision per object id (`store.Ledger.latest`).
+        The state of each reviewed object (`store.Ledger.current`).
     top
-        Confident predictions taken per class.
+        Confident predictions taken per class (0 for none).
 
     Returns
     -------
     NextTrainingSet
-        The rows, their labels and the counts of each source.
+        The rows, in increasing order, their labels and the counts of each source.
     """
     run = catalog.run(parent)
     parent_rows, parent_labels = run.read("train_index"), run.read("train_label")
     probs = run.read("probs")
-    candidates = set_mask(catalog.column("sets"), "unlabelled") & catalog.ok()
-    candidates &= np.isfinite(probs).all(axis=1)
-    labels = dict(zip(parent_rows.tolist(), parent_labels.tolist(), strict=True))
-    pseudo = _most_confident(probs, candidates, top)
-    labels.update(pseudo)
+    curated = catalog.ok()
     row_of = {object_id: row for row, object_id in enumerate(catalog.column("object_id").tolist())}
-    unknown = [object_id for object_id in decisions if object_id not in row_of]
-    if unknown:
-        logger.warning(
-            "%d reviewed objects are not in the catalog (e.g. %d)", len(unknown), unknown[0]
-        )
-    reviewed = {row_of[i]: d for i, d in decisions.items() if i in row_of}
-    approved = {row: d.label for row, d in reviewed.items() if d.decision == "approve"}
-    labels.update(approved)
-    rejected = {row for row, d in reviewed.items() if d.decision == "reject"}
-    for row in rejected:
-        if labels.get(row) == reviewed[row].label:
-            del labels[row]
-    n_pseudo = sum(labels.get(row) == label for row, label in pseudo.items())
+    reviewed = {row_of[i]: d for i, d in decisions.items() if i in row_of and curated[row_of[i]]}
+    if n_ignored := len(decisions) - len(reviewed):
+        logger.warning("%d reviewed objects are not curated objects of the catalog", n_ignored)
+    candidates = set_mask(catalog.column("sets"), "unlabelled") & curated
+    candidates &= np.isfinite(probs).all(axis=1)
+    candidates[parent_rows] = False
+    candidates[list(reviewed)] = False
+    pseudo = _most_confident(probs, candidates, top)
+    labels = dict(zip(parent_rows.tolist(), parent_labels.tolist(), strict=True)) | pseudo
+    for row, decision in reviewed.items():
+        if decision.training_label is None:
+            labels.pop(row, None)
+        else:
+            labels[row] = decision.training_label
+    states = Counter(decision.decision for decision in reviewed.values())
     rows = np.array(sorted(labels), dtype=np.int64)
     return NextTrainingSet(
         rows=rows,
         labels=np.array([labels[row] for row in rows.tolist()], dtype=np.int8),
-        n_parent=len(parent_rows),
-        n_pseudo=n_pseudo,
-        n_approved=len(approved),
-        n_rejected=len(rejected),
+        n_parent=len(set(parent_rows.tolist()) - set(reviewed)),
+        n_pseudo=len(pseudo),
+        n_approved=states["approve"],
+        n_relabelled=states["relabel"] + states["reject"],
+        n_left_out_artefact=states["artefact"],
+        n_left_out_unsure=states["unsure"],
+        n_ignored=n_ignored,
     )
 
 
@@ -118,11 +147,12 @@ def recurse(
     top: int = 1000,
     profile: str | None = None,
     seed: int = 0,
-) -> TrainResult:
-    """Train run `run` on the parent's training set, confident predictions and reviews.
+) -> Recursion:
+    """Train run `run` on the parent's training set, the reviews and confident predictions.
 
-    The ledger's state is read once and recorded with the run, so the labels it used can be
-    replayed (`store.Ledger.latest` with ``upto``).
+    The ledger's state is read once and recorded with the run (``ledger_state``), so the labels
+    it used can be replayed (`store.Ledger.current` with ``upto``); the counts of
+    `NextTrainingSet` are recorded too.
 
     Parameters
     ----------
@@ -133,7 +163,8 @@ def recurse(
     run
         The new run's name.
     top
-        Confident unlabelled predictions taken per class.
+        Confident unlabelled predictions taken per class (0: only the parent's training set
+        and the reviews).
     profile
         Training profile; by default the parent's schedule, with its overrides.
     seed
@@ -141,8 +172,8 @@ def recurse(
 
     Returns
     -------
-    TrainResult
-        As `galcore.training.train` returns it.
+    Recursion
+        The `galcore.training.TrainResult` and the `NextTrainingSet` it trained on.
 
     Raises
     ------
@@ -158,21 +189,14 @@ def recurse(
     catalog = space.catalog(mode="r")
     workers = init_workers()
     state = workers.broadcast(space.ledger().state() if workers.is_main else None)
-    chosen = next_training_set(catalog, parent, space.ledger().latest(upto=state), top=top)
+    chosen = next_training_set(catalog, parent, space.ledger().current(upto=state), top=top)
     if workers.is_main:
-        logger.info(
-            "run %s from %s: %d parent labels, %d confident predictions, %d approved, %d rejected",
-            run,
-            parent,
-            chosen.n_parent,
-            chosen.n_pseudo,
-            chosen.n_approved,
-            chosen.n_rejected,
-        )
+        logger.info("run %s from %s: %s", run, parent, chosen.describe())
     schedule = get_profile(profile) if profile else _parent_profile(catalog, parent)
     config = TrainConfig(Path(workspace), run, schedule, seed, parent, state)
     examples = Examples(chosen.rows, chosen.labels)
-    return train(config, examples=examples, provenance={"top": top, **chosen.provenance()})
+    result = train(config, examples=examples, provenance={"top": top, **chosen.provenance()})
+    return Recursion(result, chosen)
 
 
 def _parent_profile(catalog: Catalog, parent: str) -> Profile:

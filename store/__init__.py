@@ -6,8 +6,14 @@ This package imports neither TensorFlow nor Panel.
 from __future__ import annotations
 
 from store.catalog import Catalog, CatalogWriter, Run
-from store.errors import RunExistsError, SchemaError, StoreError, StoreNotFoundError
-from store.ledger import DECISIONS, Decision, Ledger
+from store.errors import (
+    LedgerLockedError,
+    RunExistsError,
+    SchemaError,
+    StoreError,
+    StoreNotFoundError,
+)
+from store.ledger import DECISIONS, Decision, DecisionCounts, Ledger
 from store.schema import LABELS, NO_LABEL, SETS, SURVEYS, set_mask, sets_code
 from store.workspace import Workspace
 
@@ -20,7 +26,9 @@ __all__ = [
     "Catalog",
     "CatalogWriter",
     "Decision",
+    "DecisionCounts",
     "Ledger",
+    "LedgerLockedError",
     "Run",
     "RunExistsError",
     "SchemaError",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["RunExistsError", "SchemaError", "StoreError", "StoreNotFoundError"]
+__all__ = [
+    "LedgerLockedError",
+    "RunExistsError",
+    "SchemaError",
+    "StoreError",
+    "StoreNotFoundError",
+]
 
 
 class StoreError(Exception):
@@ -19,3 +25,7 @@ class SchemaError(StoreError, ValueError):
 
 class RunExistsError(StoreError, FileExistsError):
     """A run of that name exists already; runs are never overwritten."""
+
+
+class LedgerLockedError(StoreError, TimeoutError):
+    """Another process held the review ledger longer than the busy timeout."""

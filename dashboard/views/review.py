@@ -1,7 +1,8 @@
-"""Approve or reject the selected galaxy's predicted class; see who decided what, and when."""
+"""Approve or relabel the selected galaxy's predicted class; see who decided what, and when."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +14,14 @@ from store import LABELS, Decision
 
 __all__ = ["ReviewView", "make_history_markdown", "make_status_line"]
 
-_PAST_TENSE = {"approve": "approved", "reject": "rejected"}
+_PAST_TENSE = {
+    "approve": "approved",
+    "relabel": "relabelled",
+    "reject": "rejected",
+    "unsure": "marked unsure",
+    "artefact": "marked an artefact",
+    "retract": "retracted a decision",
+}
 
 
 def make_status_line(history: Sequence[Decision]) -> str:
@@ -37,10 +45,16 @@ def make_status_line(history: Sequence[Decision]) -> str:
     if not history:
         return "Not reviewed yet."
     last = history[-1]
+    label = f" as {LABELS[last.label]}" if last.label >= 0 else ""
     return (
-        f"**{_PAST_TENSE[last.decision]}** as {LABELS[last.label]} by {last.reviewer}"
-        f" ({last.created}, run {last.run})"
+        f"**{_PAST_TENSE[last.decision]}**{label} by {_escaped(last.reviewer)}"
+        f" ({last.created}, run {_escaped(str(last.run))})"
     )
+
+
+def _escaped(text: str) -> str:
+    """Return text a person typed, safe inside Markdown rendered as HTML."""
+    return html.escape(text).replace("|", "&#124;").replace("*", "&#42;").replace("_", "&#95;")
 
 
 def make_history_markdown(history: Sequence[Decision]) -> str:
@@ -59,7 +73,8 @@ def make_history_markdown(history: Sequence[Decision]) -> str:
     if not history:
         return ""
     rows = [
-        f"| {row.created} | {row.reviewer} | {row.decision} | {LABELS[row.label]} | {row.run} |"
+        f"| {row.created} | {_escaped(row.reviewer)} | {row.decision} |"
+        f" {LABELS[row.label] if row.label >= 0 else ''} | {_escaped(str(row.run))} |"
         for row in history
     ]
     header = ["| When | Who | Decision | Label | Run |", "|---|---|---|---|---|"]
@@ -67,7 +82,7 @@ def make_history_markdown(history: Sequence[Decision]) -> str:
 
 
 class ReviewView(View):
-    """Approve / reject buttons for the selected galaxy, its review status and history.
+    """Approve / relabel buttons for the selected galaxy, its review status and history.
 
     Decisions go to the workspace's review ledger through `GalaxyStore.decide`.
     """
@@ -99,12 +114,12 @@ class ReviewView(View):
     def __panel__(self) -> pn.viewable.Viewable:
         """Return the reviewer input, the buttons, the status and the history."""
         approve = pn.widgets.Button(name="Approve", button_type="success")
-        reject = pn.widgets.Button(name="Reject", button_type="danger")
+        relabel = pn.widgets.Button(name="Relabel", button_type="danger")
         approve.on_click(lambda _: self._decide("approve"))
-        reject.on_click(lambda _: self._decide("reject"))
+        relabel.on_click(lambda _: self._decide("relabel"))
         return pn.Column(
             pn.widgets.TextInput.from_param(self.store.param.reviewer),
-            pn.Row(approve, reject),
+            pn.Row(approve, relabel),
             pn.pane.Markdown(self._status),
             self._error,
             pn.pane.Markdown(self._history, sizing_mode="stretch_width"),

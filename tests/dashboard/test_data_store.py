@@ -178,10 +178,21 @@ class TestDecide:
 
     def test_decisions_survive_a_new_store(self, store, review_workspace):
         store.selected_row = 5
-        store.decide("reject")
+        store.decide("relabel")
         again = GalaxyStore(workspace=review_workspace, selected_row=5)
-        assert [row.decision for row in again.history] == ["reject"]
+        assert [row.decision for row in again.history] == ["relabel"]
         assert again.selected_ids == [1237650000000000005]
+
+    def test_relabel_defaults_to_the_other_class(self, store, review_workspace):
+        store.selected_row = 17
+        predicted = store.galaxy.predicted
+        store.decide("relabel")
+        store.decide("artefact")
+        history = review_workspace.ledger().history(1237650000000000017)
+        assert [(row.decision, row.label) for row in history] == [
+            ("relabel", 1 - predicted),
+            ("artefact", -1),
+        ]
 
     def test_nothing_selected(self, store):
         with pytest.raises(ValueError, match="select a galaxy before you approve its label"):
@@ -203,8 +214,8 @@ def test_history_follows_the_run_written(review_workspace):
     store = GalaxyStore(workspace=review_workspace, selected_row=2)
     store.decide("approve")
     store.run = "r0"
-    store.decide("reject")
+    store.decide("relabel")
     assert [(row.run, row.decision) for row in store.history] == [
         ("r3", "approve"),
-        ("r0", "reject"),
+        ("r0", "relabel"),
     ]

@@ -27,7 +27,7 @@ from dashboard.views import (
 )
 from dashboard.views.embedding import COLOURS
 from dashboard.views.galaxy import NOTHING_SELECTED
-from store import Decision, StoreNotFoundError, Workspace
+from store import LABELS, Decision, StoreNotFoundError, Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -183,12 +183,13 @@ class TestReviewView:
         assert view._status().startswith(f"**approved** as {store.galaxy.predicted_name} by ana")
         assert "| ana | approve |" in view._history()
 
-    def test_reject_button(self, store, review_workspace):
+    def test_relabel_button_records_the_other_class(self, store, review_workspace):
         view = ReviewView(store=store)
         store.selected_row = 2
-        self._buttons(view)["Reject"].clicks += 1
-        assert review_workspace.ledger().history(1237650000000000002)[0].decision == "reject"
-        assert view._status().startswith("**rejected**")
+        self._buttons(view)["Relabel"].clicks += 1
+        (row,) = review_workspace.ledger().history(1237650000000000002)
+        assert (row.decision, row.label) == ("relabel", 1 - store.galaxy.predicted)
+        assert view._status().startswith(f"**relabelled** as {LABELS[row.label]}")
 
     def test_error_is_shown(self, store):
         view = ReviewView(store=store)
@@ -223,6 +224,20 @@ class TestReviewText:
     def test_empty_history(self):
         assert make_history_markdown([]) == ""
 
+    def test_decisions_without_a_label(self):
+        history = [_decision("artefact", label=-1)]
+        assert make_status_line(history).startswith("**marked an artefact** by ana")
+        assert "| artefact |  |" in make_history_markdown(history)
+
+    def test_what_people_typed_is_escaped(self):
+        hostile = '<img src=x onerror="alert(1)">|**x**'
+        history = [_decision(reviewer=hostile)]
+        for text in (make_status_line(history), make_history_markdown(history)):
+            assert "<img" not in text
+            assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in text
+            assert "**x**" not in text
+        assert len(make_history_markdown(history).splitlines()[2].split(" | ")) == 5
+
 
 class TestApp:
     @pytest.mark.parametrize(
@@ -253,7 +268,7 @@ class TestApp:
         (main,) = page.main
         assert len(main.select(pn.pane.Plotly)) == 1
         assert len(main.select(pn.pane.PNG)) == 1
-        assert {button.name for button in main.select(pn.widgets.Button)} == {"Approve", "Reject"}
+        assert {button.name for button in main.select(pn.widgets.Button)} == {"Approve", "Relabel"}
         (sidebar,) = page.sidebar
         run_select = sidebar.select(pn.widgets.Select)[0]
         assert (run_select.name, run_select.value) == ("Run", "r1")

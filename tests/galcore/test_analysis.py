@@ -1,4 +1,4 @@
-"""Evaluation, export, embedding and recursion on a toy workspace with a fake-free run."""
+"""Evaluation, export and embedding on a toy workspace with a fake-free run."""
 
 import json
 
@@ -19,7 +19,6 @@ from galcore.evaluation import (
     roc_curve,
 )
 from galcore.export import export_catalog
-from galcore.recursion import next_training_set, recurse
 from store import set_mask
 
 
@@ -229,6 +228,7 @@ class TestExport:
         _run_with_probs(toy_workspace, _perfect_probs(catalog))
         ids = catalog.column("object_id")
         toy_workspace.ledger().record_decision(int(ids[0]), "approve", label=1, reviewer="ana")
+        toy_workspace.ledger().record_decision(int(ids[2]), "artefact", reviewer="ana")
         out = tmp_path / "out" / "catalog.csv"
         assert export_catalog(toy_workspace.root, out, run="r1") == len(catalog)
         table = pd.read_csv(out, keep_default_na=False)
@@ -247,6 +247,7 @@ class TestExport:
         assert table["object_id"].tolist() == ids.tolist()
         assert table.loc[0, "decision"] == "approve"
         assert table.loc[0, "decision_label"] == "spiral"
+        assert (table.loc[2, "decision"], table.loc[2, "decision_label"]) == ("artefact", "")
         assert table.loc[199, "failure"] == "galaxy 500000099: off the frame"
         assert table.loc[0, "failure"] == ""
         assert table.loc[1, "decision"] == ""
@@ -303,43 +304,3 @@ class TestEmbedding:
         np.testing.assert_array_equal(stored, embedding)
         assert np.isfinite(stored[catalog.ok()]).all()
         assert np.isnan(stored[~catalog.ok()]).all()
-
-
-class TestRecursion:
-    def test_adds_confident_unlabelled_and_approved_and_drops_rejected(self, toy_workspace):
-        catalog = toy_workspace.catalog()
-        probs = _perfect_probs(catalog)
-        unlabelled = np.flatnonzero(set_mask(catalog.column("sets"), "unlabelled") & catalog.ok())
-        probs[unlabelled] = np.linspace(0.01, 0.99, len(unlabelled))[:, None] * [-1, 1] + [1, 0]
-        run = _run_with_probs(toy_workspace, probs)
-        parent_rows, parent_labels = run.read("train_index"), run.read("train_label")
-        ids = catalog.column("object_id")
-        ledger = toy_workspace.ledger()
-        first, second = (int(ids[row]) for row in parent_rows[:2])
-        ledger.record_decision(first, "reject", label=int(parent_labels[0]), reviewer="ana")
-        ledger.record_decision(second, "reject", label=1 - int(parent_labels[1]), reviewer="ana")
-        ledger.record_decision(int(ids[unlabelled[40]]), "approve", label=0, reviewer="ana")
-        ledger.record_decision(int(ids[unlabelled[-1]]), "reject", label=1, reviewer="ana")
-        ledger.record_decision(123, "approve", label=0, reviewer="ana")
-        result = next_training_set(catalog, "r1", ledger.latest(), top=3)
-        labels = dict(zip(result.rows.tolist(), result.labels.tolist(), strict=True))
-        assert parent_rows[0] not in labels  # its label was rejected
-        assert labels[parent_rows[1]] == parent_labels[1]  # a rejected prediction, not its label
-        assert labels[unlabelled[40]] == 0
-        assert unlabelled[-1] not in labels  # most confident spiral, but rejected
-        assert labels[unlabelled[-2]] == 1
-        assert labels[unlabelled[0]] == 0  # most confident elliptical
-        assert result.n_pseudo == 5
-        assert result.provenance() == {
-            "n_parent": len(parent_rows),
-            "n_pseudo": 5,
-            "n_approved": 1,
-            "n_rejected": 3,
-        }
-        assert len(result.rows) == len(parent_rows) - 1 + 5 + 1
-        assert (np.diff(result.rows) > 0).all()
-
-
-def test_recursion_refuses_a_negative_top(toy_workspace):
-    with pytest.raises(TrainingError, match="top must be >= 0, got -1"):
-        recurse(toy_workspace.root, "r1", "r2", top=-1)

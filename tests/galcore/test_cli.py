@@ -173,5 +173,6 @@ def _return_value(target):
 
         return np.zeros((3, 3))
     if target.endswith("recurse"):
-        return mock.Mock(rank=0, run="r2", val_accuracy=0.9, wall_time_s=1.0, model_path="m")
+        result = mock.Mock(rank=0, run="r2", val_accuracy=0.9, wall_time_s=1.0, model_path="m")
+        return result, mock.Mock(**{"describe.return_value": "7 labels"})
     return 7

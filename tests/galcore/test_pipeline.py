@@ -144,9 +144,9 @@ def test_from_survey_files_to_a_reviewed_label_in_the_next_run(sky, tmp_path, ca
     space = Workspace(root)
     catalog = space.catalog()
     unlabelled = np.flatnonzero(set_mask(catalog.column("sets"), "unlabelled"))
-    approved, rejected = (int(catalog.column("object_id")[row]) for row in unlabelled[:2])
+    approved, artefact = (int(catalog.column("object_id")[row]) for row in unlabelled[:2])
     space.ledger().record_decision(approved, "approve", label=1, reviewer="ana", run="r1")
-    space.ledger().record_decision(rejected, "reject", label=0, reviewer="ana", run="r1")
+    space.ledger().record_decision(artefact, "artefact", reviewer="ana", run="r1")
     assert (
         main(["recurse", "--workspace", str(root), "--from", "r1", "--run", "r2", "--top", "5"])
         == 0
@@ -154,7 +154,7 @@ def test_from_survey_files_to_a_reviewed_label_in_the_next_run(sky, tmp_path, ca
     r2 = space.catalog().run("r2")
     assert r2.attrs["parent"] == "r1"
     assert r2.attrs["ledger_state"] == 2
-    assert r2.attrs["n_approved"] == 1
+    assert (r2.attrs["n_approved"], r2.attrs["n_left_out_artefact"]) == (1, 1)
     train = dict(zip(r2.read("train_index").tolist(), r2.read("train_label").tolist(), strict=True))
     assert train[unlabelled[0]] == 1
     assert unlabelled[1] not in train
