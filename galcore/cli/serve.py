@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,14 @@ def serve_command_parser(
     parser.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006)")
     parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="also accept the page's websocket from this host, as a remote browser names"
+        " this machine (repeatable; ADDRESS:PORT and localhost:PORT are always accepted)",
+    )
+    parser.add_argument(
         "--show",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -45,14 +54,18 @@ def serve_command_parser(
 DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 """The app `panel serve` runs: `dashboard` is installed beside `galcore`."""
 
+DASHBOARD_ROUTES = "dashboard.routes"
+"""The plugin module whose HTTP routes (``/thumb/<row>.png``) are served beside the app."""
+
 
 def _panel_serve(args: argparse.Namespace) -> list[str]:
     """Return the `panel serve` command line that serves the dashboard app."""
     app = DASHBOARD_APP
     command = [sys.executable, "-m", "panel", "serve", str(app), "--port", str(args.port)]
-    command += ["--address", args.address]
-    for host in dict.fromkeys([args.address, "localhost"]):
-        command += ["--allow-websocket-origin", f"{host}:{args.port}"]
+    command += ["--address", args.address, "--plugins", DASHBOARD_ROUTES]
+    default_origins = [f"{host}:{args.port}" for host in (args.address, "localhost")]
+    for origin in dict.fromkeys([*default_origins, *args.allow_websocket_origin]):
+        command += ["--allow-websocket-origin", origin]
     workspace = str(args.workspace.resolve())
     return [*command, *(["--show"] if args.show else []), "--args", "--workspace", workspace]
 
@@ -75,12 +88,14 @@ def serve_command(args: argparse.Namespace) -> int:
     StoreNotFoundError
         If the workspace has no catalog.
     """
-    from store import Workspace  # imported here: the store loads zarr
+    from dashboard.routes import WORKSPACE_VARIABLE  # imported here: they load Panel and zarr
+    from store import Workspace
 
     Workspace(args.workspace).catalog(mode="r")
     print(f"Serving the dashboard of {args.workspace} at http://{args.address}:{args.port}/app")
     print("Press Ctrl+C to stop.", flush=True)
+    env = {**os.environ, WORKSPACE_VARIABLE: str(args.workspace.resolve())}
     try:
-        return subprocess.run(_panel_serve(args), check=False).returncode
+        return subprocess.run(_panel_serve(args), check=False, env=env).returncode
     except KeyboardInterrupt:
         return 0

@@ -26,6 +26,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, sync_playwright
 
+from dashboard.routes import WORKSPACE_VARIABLE
 from dashboard.views.embedding import COLOURS
 from galcore.cli.serve import serve_command, serve_command_parser
 from store import StoreNotFoundError, Workspace
@@ -51,22 +52,28 @@ class TestServeCommand:
         args = serve_command_parser().parse_args(["--workspace", "ws"])
         expected = (Path("ws"), 5006, "127.0.0.1", False)
         assert (args.workspace, args.port, args.address, args.show) == expected
+        assert args.allow_websocket_origin == []
         assert args.func is serve_command
 
     def test_runs_panel_serve_on_the_app(self, review_workspace, capsys):
         argv = ["--workspace", str(review_workspace.root), "--port", "5123", "--show"]
+        argv += ["--allow-websocket-origin", "galaxies.example.org:5123"]
+        argv += ["--allow-websocket-origin", "localhost:5123"]
         args = serve_command_parser().parse_args(argv)
         with mock.patch("subprocess.run", return_value=subprocess.CompletedProcess([], 0)) as run:
             assert serve_command(args) == 0
-        (command,), _ = run.call_args
+        (command,), options = run.call_args
         assert command[1:4] == ["-m", "panel", "serve"]
         assert Path(command[4]) == ROOT / "dashboard" / "app.py"
+        assert command[command.index("--plugins") + 1] == "dashboard.routes"
         origins = [
             command[k + 1] for k, arg in enumerate(command) if arg == "--allow-websocket-origin"
         ]
-        assert origins == ["127.0.0.1:5123", "localhost:5123"]
+        assert origins == ["127.0.0.1:5123", "localhost:5123", "galaxies.example.org:5123"]
         assert "--show" in command
         assert command[-3:] == ["--args", "--workspace", str(review_workspace.root)]
+        assert options["env"][WORKSPACE_VARIABLE] == str(review_workspace.root)
+        assert options["env"]["PATH"] == os.environ["PATH"]
         assert "http://127.0.0.1:5123/app" in capsys.readouterr().out
 
     def test_ctrl_c_stops_cleanly(self, review_workspace):

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import io
+import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from dashboard.thumbnails import thumbnail_png
+from dashboard import thumbnails
+from dashboard.data_store import data_version
+from dashboard.thumbnails import (
+    ImageUnavailableError,
+    encode_png,
+    placeholder_png,
+    thumbnail_png,
+)
 from store import StoreNotFoundError, Workspace
 from tests.conftest import TOY_SIZE, make_toy_workspace
+
+
+def chunk_file(workspace: Workspace, index: int) -> Path:
+    """The file of one image chunk (64 rows) of a catalog written by `CatalogWriter`."""
+    return workspace.catalog_path / "images" / "c" / str(index) / "0" / "0" / "0"
 
 
 def _decode(png: bytes) -> np.ndarray:
@@ -62,3 +76,47 @@ class TestThumbnailPng:
         after = _decode(thumbnail_png(toy_workspace, 3))
         assert before != thumbnail_png(toy_workspace, 3)
         np.testing.assert_array_equal(after[::8, ::8], toy_workspace.catalog().images[3])
+
+    def test_given_version_is_the_current_one(self, toy_workspace):
+        version = data_version(toy_workspace)
+        assert thumbnail_png(toy_workspace, 5, version=version) == thumbnail_png(toy_workspace, 5)
+
+    def test_neighbouring_rows_decode_their_chunk_once(self, toy_workspace):
+        before = thumbnails._read_chunk.cache_info().misses
+        for row in range(64, 128):
+            thumbnail_png(toy_workspace, row, min_size=1)
+        assert thumbnails._read_chunk.cache_info().misses == before + 1
+
+
+class TestBrokenChunks:
+    def test_missing_chunk(self, toy_workspace, caplog):
+        chunk_file(toy_workspace, 1).unlink()
+        message = r"missing image chunk images/c/1/0/0/0 \(rows 64 to 127\)"
+        for _ in range(2):
+            with pytest.raises(ImageUnavailableError, match=message):
+                thumbnail_png(toy_workspace, 70)
+        assert [r.levelno for r in caplog.records if "chunk" in r.getMessage()] == [logging.WARNING]
+        _decode(thumbnail_png(toy_workspace, 0))  # the other chunks are fine
+
+    @pytest.mark.parametrize("keep", [pytest.param(0.5, id="half"), pytest.param(0, id="empty")])
+    def test_truncated_chunk(self, toy_workspace, keep):
+        path = chunk_file(toy_workspace, 3)  # the last chunk: rows 192 to 199
+        data = path.read_bytes()
+        path.write_bytes(data[: int(len(data) * keep)])
+        with pytest.raises(
+            ImageUnavailableError, match=r"corrupt image chunk images/c/3/0/0/0 .*199\): "
+        ):
+            thumbnail_png(toy_workspace, 199)
+
+
+class TestEncoding:
+    def test_encode_png_enlarges_by_a_whole_factor(self):
+        image = np.arange(5 * 5 * 3, dtype=np.uint8).reshape(5, 5, 3)
+        pixels = _decode(encode_png(image, 12))
+        assert pixels.shape == (15, 15, 3)
+        np.testing.assert_array_equal(pixels[2::3, 2::3], image)
+
+    def test_placeholder(self):
+        pixels = _decode(placeholder_png(96))
+        assert pixels.shape == (96, 96, 3)
+        assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 2  # grey with lettering
