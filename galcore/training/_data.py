@@ -259,18 +259,21 @@ def _augmenter(augmentation: Augmentation, *, seed: int) -> keras.Sequential:
 
     layers = keras.layers
     seeds = iter(int(s) for s in np.random.SeedSequence(seed).generate_state(4))
+    interpolation = augmentation.interpolation
     steps = []
     if augmentation.flip:
         steps.append(layers.RandomFlip("horizontal_and_vertical", seed=next(seeds)))
     if augmentation.rotation_deg:
         rotation = augmentation.rotation_deg / 360
-        steps.append(layers.RandomRotation(rotation, "reflect", seed=next(seeds)))
+        steps.append(layers.RandomRotation(rotation, "reflect", interpolation, seed=next(seeds)))
     if augmentation.shift:
         shift = augmentation.shift
-        steps.append(layers.RandomTranslation(shift, shift, "reflect", seed=next(seeds)))
+        steps.append(
+            layers.RandomTranslation(shift, shift, "reflect", interpolation, seed=next(seeds))
+        )
     if augmentation.zoom:
         zoom = augmentation.zoom
-        steps.append(layers.RandomZoom(zoom, None, "reflect", seed=next(seeds)))
+        steps.append(layers.RandomZoom(zoom, None, "reflect", interpolation, seed=next(seeds)))
     return keras.Sequential(steps, name="augmentation")
 
 

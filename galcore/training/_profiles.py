@@ -51,12 +51,19 @@ class Augmentation:
     zoom
         Largest zoom in or out, as a fraction (0.3: from 0.7x to 1.3x), the same along both axes
         so that a galaxy's axis ratio (a morphology cue) is kept.
+    interpolation
+        Resampling of the rotation, shift and zoom: ``"nearest"`` keeps the pixel noise of the
+        sky as unaugmented images have it. Bilinear resampling smooths it in every training
+        image and never in a validation or test image, and the network then learns on images
+        that it never sees in inference: validation accuracy swung from 0.98 to 0.62 between
+        epochs while training accuracy stayed at 0.97 (``benchmarks/bench_batchnorm.py``).
     """
 
     flip: bool = True
     rotation_deg: float = 45.0
     shift: float = 0.3
     zoom: float = 0.3
+    interpolation: str = "nearest"
 
 
 @dataclass(frozen=True)
@@ -186,8 +193,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             batch_size=32,
             learning_rate=1e-3,
             dropout_rate=0.5,
-            epochs=(3, 6, 10),
-            patience=3,
+            epochs=(2, 8, 16),
+            patience=4,
             reduce_lr_patience=2,
             reduce_lr_factor=0.5,
             warmup_epochs=2,

@@ -32,6 +32,7 @@ from galcore.training import (
     training_dataset,
     weights_sha256,
 )
+from galcore.training._data import _augmenter
 from galcore.training._schedule import STATE_FOLDER
 from store import LABELS, RunExistsError, set_mask
 from tests.conftest import make_toy_workspace
@@ -176,6 +177,26 @@ class TestDatasets:
         plain = np.sort(catalog.read_images(np.arange(4)).astype(np.float32), axis=None)
         assert len(batches) == 3
         assert not np.array_equal(np.sort(batches[0][0].numpy(), axis=None), plain)
+
+    def test_augmentation_resamples_without_smoothing(self, toy_workspace):
+        # Bilinear resampling would smooth the sky noise of every training image and of no
+        # test image; nearest-neighbour resampling only moves pixels.
+        catalog = toy_workspace.catalog(mode="r")
+        examples = Examples(np.arange(8), np.zeros(8, dtype=int))
+        still = Augmentation(flip=False, rotation_deg=45, shift=0.3, zoom=0.3)
+        options = TRAIN_OPTIONS | {"augmentation": still, "image_size": 32, "batch_size": 8}
+        images = next(iter(training_dataset(catalog, examples, **options)))[0].numpy()
+        assert np.array_equal(images, np.round(images))  # every value a stored uint8 value
+        assert np.std(images) == pytest.approx(np.std(catalog.read_images(np.arange(8))), rel=0.2)
+
+    def test_each_augmentation_layer_has_its_own_seed(self):
+        layers = _augmenter(Augmentation(), seed=3).layers
+        seeds = [layer.seed for layer in layers]
+        assert len(set(seeds)) == len(layers) == 4
+        assert [layer.seed for layer in _augmenter(Augmentation(), seed=3).layers] == seeds
+        zoom = layers[-1]
+        assert zoom.width_factor is None  # the same zoom along both axes keeps the axis ratio
+        assert {layer.interpolation for layer in layers[1:]} == {"nearest"}
 
     def test_training_without_augmentation_keeps_the_pixels(self, toy_workspace):
         catalog = toy_workspace.catalog(mode="r")
