@@ -10,9 +10,9 @@ the backbone's batch normalisation in each mode of `galcore.training.BATCH_NORM_
 
 and prints, per mode, the HP test accuracies (min / median / max over the seeds), the largest
 drop of validation accuracy from one epoch to the next (how much the validation swings) and the
-training time. Runs are named ``bn-<mode>-s<seed>``; a run trained already is reused.
+training time. Runs are named ``<prefix>-<mode>-s<seed>``; a run trained already is reused.
 
-    python benchmarks/bench_batchnorm.py --workspace workspace --seeds 5
+    python benchmarks/bench_batchnorm.py --workspace workspace --seeds 5 --prefix bn
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from store import Workspace
 SETS = ("hp_test/sdss", "hp_test/des")
 
 
-def measure(workspace: Path, mode: str, seed: int) -> dict[str, float]:
+def measure(workspace: Path, prefix: str, mode: str, seed: int) -> dict[str, float]:
     """Train (unless done), predict and evaluate one model; return its figures."""
-    run = f"bn-{mode}-s{seed}"
+    run = f"{prefix}-{mode}-s{seed}"
     space = Workspace(workspace)
     if run not in space.catalog(mode="r").runs():
         config = TrainConfig.from_profile(workspace, run, profile="demo", seed=seed)
@@ -65,13 +65,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, required=True, help="a demo workspace")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--prefix", default="bn", help="start of the runs' names")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     results = {mode: [] for mode in BATCH_NORM_MODES}
     began = time.perf_counter()
     for seed in range(args.seeds):
         for mode in BATCH_NORM_MODES:
-            results[mode].append(measure(args.workspace, mode, seed))
+            results[mode].append(measure(args.workspace, args.prefix, mode, seed))
             print(f"seed {seed} {mode}: {results[mode][-1]}", flush=True)
     header = (
         f"{'batch norm':<11}{'HP SDSS min / median / max':>30}{'HP DES min / median / max':>30}"
