@@ -18,7 +18,18 @@ from pathlib import Path
 import panel as pn
 
 from dashboard.data_store import GalaxyStore
-from dashboard.views import EmbeddingView, GalaxyView, ReviewView
+from dashboard.views import (
+    DecisionsView,
+    EmbeddingView,
+    GalaxyView,
+    GridView,
+    JobsView,
+    MetricsView,
+    ProjectionView,
+    ReviewView,
+    SkyView,
+)
+from dashboard.views.datashaded import warm_up
 from store import StoreError, StoreNotFoundError, Workspace
 
 __all__ = [
@@ -35,7 +46,7 @@ TITLE = "Galaxy morphology review"
 _SIDEBAR_WIDTH = 260
 _GALAXY_WIDTH = 440
 
-URL_PARAMETERS = {"run": "run", "selected_row": "row"}
+URL_PARAMETERS = {"run": "run", "selected_row": "row", "queue": "queue", "page": "page"}
 """GalaxyStore parameters kept in the URL, and their query names."""
 
 
@@ -104,13 +115,33 @@ def build_app(store: GalaxyStore) -> pn.template.BootstrapTemplate:
     Returns
     -------
     panel.template.BootstrapTemplate
-        The filters in the sidebar; the embedding, and the selected galaxy with its review,
-        in the main area. The template loads nothing from the internet.
+        The filters in the sidebar. The main area's tabs: *Review* (the linked views of the
+        embedding, the sky and the 3-D sample, the opened galaxy with its review, and the grid
+        of the current queue or selection), *Decisions* (the ledger), *Metrics* (the run and its
+        parent) and *Retrain* (the next run as a background job). The template loads nothing
+        from the internet.
     """
+    views = pn.Tabs(
+        ("Embedding", ProjectionView(store=store)),
+        ("Sky", SkyView(store=store)),
+        ("3-D", EmbeddingView(store=store)),
+        dynamic=True,  # only the visible view is sent to the browser
+    )
     galaxy = pn.Column(GalaxyView(store=store), ReviewView(store=store), width=_GALAXY_WIDTH)
-    main = [pn.Row(EmbeddingView(store=store), galaxy, sizing_mode="stretch_width")]
+    review = pn.Column(
+        pn.Row(views, galaxy, sizing_mode="stretch_width"),
+        GridView(store=store),
+        sizing_mode="stretch_width",
+    )
+    tabs = pn.Tabs(
+        ("Review", review),
+        ("Decisions", DecisionsView(store=store)),
+        ("Metrics", MetricsView(store=store)),
+        ("Retrain", JobsView(store=store)),
+        sizing_mode="stretch_width",
+    )
     return pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[store], main=main, sidebar_width=_SIDEBAR_WIDTH
+        title=TITLE, sidebar=[store], main=[tabs], sidebar_width=_SIDEBAR_WIDTH
     )
 
 
@@ -134,7 +165,8 @@ def build_error_page(message: str) -> pn.template.BootstrapTemplate:
 
 def _serve() -> None:
     """Build this session's page, keep its selection in the URL and serve it."""
-    pn.extension("plotly")
+    pn.extension("plotly", "tabulator")
+    warm_up()  # datashader's compilation, once per server process
     try:
         store = open_store(parse_workspace(sys.argv[1:]))
     except StoreError as error:

@@ -1,301 +1,67 @@
-"""The dashboard's data: a run's predictions and embedding, the filters and the selection.
+"""The shared state of a dashboard session: the run, the filters, the selection, the queue.
 
-Loaded arrays are cached across sessions with `pn.cache` by pure loader functions keyed by the
-workspace, the run and a data version (the modification time of the Zarr metadata), so a
-rewritten catalog or embedding is read again. Plot objects are never cached across sessions.
+Views link to each other only through `GalaxyStore`'s parameters; the data come from the
+cached loaders of `dashboard.data`, re-exported here.
 """
 
 from __future__ import annotations
 
-import getpass
 import logging
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import panel as pn
 import param
 from panel.viewable import Viewer
 
-from store import LABELS, NO_LABEL, SETS, SURVEYS, Decision, StoreNotFoundError, Workspace, set_mask
+from dashboard.data import (
+    _SELECTION,
+    ALL_SURVEYS,
+    CATEGORY_COLUMNS,
+    COLOR_COLUMNS,
+    NO_LABEL_NAME,
+    REVIEW_STATES,
+    Galaxy,
+    _categorical,
+    _default_reviewer,
+    _galaxy,
+    data_version,
+    embedded_runs,
+    load_objects,
+    load_points,
+    load_predictions,
+    load_reviews,
+    select_frame,
+)
+from dashboard.queues import LABELLED, QUEUES, decided_rows, make_queue
+from store import (
+    NO_LABEL,
+    SURVEYS,
+    Decision,
+    Ledger,
+    StoreNotFoundError,
+    Workspace,
+)
 
 __all__ = [
     "ALL_SURVEYS",
     "CATEGORY_COLUMNS",
+    "COLOR_COLUMNS",
     "NO_LABEL_NAME",
+    "REVIEW_STATES",
     "Galaxy",
     "GalaxyStore",
     "data_version",
     "embedded_runs",
     "load_objects",
+    "load_points",
     "load_predictions",
+    "load_reviews",
     "select_frame",
 ]
 
 logger = logging.getLogger(__name__)
-
-ALL_SURVEYS = "all"
-"""The survey filter value that keeps every survey."""
-
-NO_LABEL_NAME = "none"
-"""How an object without a Galaxy Zoo label (or without a prediction) is named."""
-
-CATEGORY_COLUMNS: tuple[str, ...] = ("predicted", "label", "survey")
-"""Frame columns that hold category names, the choices for colouring the embedding."""
-
-_OBJECT_COLUMNS = (
-    "object_id",
-    "survey",
-    "ra",
-    "dec",
-    "label",
-    "gz_p_el",
-    "gz_p_cs",
-    "gz_nvote",
-    "sets",
-    "status",
-)
-_RUN_ARRAYS = ("probs", "embedding")
-_SELECTION = ("selected_ids", "selected_row")
-
-
-def data_version(workspace: Workspace, run: str | None = None) -> int:
-    """Return a number that changes whenever the catalog (or the run's arrays) is rewritten.
-
-    Parameters
-    ----------
-    workspace
-        The workspace whose catalog is read.
-    run
-        A run name, to include its `probs` and `embedding` arrays; None for the catalog only.
-
-    Returns
-    -------
-    int
-        The newest modification time, in nanoseconds, of the Zarr metadata files involved.
-    """
-    paths = [workspace.catalog_path / "zarr.json"]
-    if run is not None:
-        run_dir = workspace.catalog_path / "runs" / run
-        paths += [run_dir / name / "zarr.json" for name in _RUN_ARRAYS]
-    return max((path.stat().st_mtime_ns for path in paths if path.exists()), default=0)
-
-
-def embedded_runs(workspace: Workspace) -> list[str]:
-    """Return the names of the runs that have probabilities and an embedding, oldest first.
-
-    Parameters
-    ----------
-    workspace
-        The workspace to look in.
-
-    Returns
-    -------
-    list of str
-        Run names; empty if no run has been embedded yet.
-
-    Raises
-    ------
-    StoreNotFoundError
-        If the workspace has no catalog.
-    """
-    catalog = workspace.catalog(mode="r")
-    return [
-        name
-        for name in catalog.runs()
-        if all(catalog.run(name).has(array) for array in _RUN_ARRAYS)
-    ]
-
-
-def _read_only(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Mark cached arrays read-only, since every session shares them."""
-    for array in arrays.values():
-        array.flags.writeable = False
-    return arrays
-
-
-@pn.cache(max_items=4)
-def load_objects(root: str, version: int) -> dict[str, np.ndarray]:
-    """Read the object columns the dashboard shows; cached across sessions.
-
-    Parameters
-    ----------
-    root
-        The workspace folder.
-    version
-        `data_version` of the catalog: part of the cache key, so a new catalog is read again.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        Read-only columns, one value per catalog row.
-    """
-    logger.info("reading the objects of %s (version %d)", root, version)
-    return _read_only(Workspace(Path(root)).catalog(mode="r").columns(_OBJECT_COLUMNS))
-
-
-@pn.cache(max_items=16)
-def load_predictions(root: str, run: str, version: int) -> dict[str, np.ndarray]:
-    """Read a run's probabilities and embedding and derive the predicted class; cached.
-
-    Parameters
-    ----------
-    root
-        The workspace folder.
-    run
-        The run name.
-    version
-        `data_version` of the run: part of the cache key.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        Read-only ``probs`` (N, n_classes), ``embedding`` (N, 3), ``predicted`` (the class
-        index, `NO_LABEL` where there is no prediction) and ``valid`` (rows with both).
-    """
-    logger.info("reading run %s of %s (version %d)", run, root, version)
-    stored = Workspace(Path(root)).catalog(mode="r").run(run)
-    probs, embedding = (stored.read(name) for name in _RUN_ARRAYS)
-    valid = np.isfinite(probs).all(axis=1) & np.isfinite(embedding).all(axis=1)
-    predicted = np.where(valid, np.argmax(np.nan_to_num(probs, nan=-1.0), axis=1), NO_LABEL)
-    arrays = {"probs": probs, "embedding": embedding, "predicted": predicted, "valid": valid}
-    return _read_only(arrays)
-
-
-def _names(codes: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    """Return the category name of every code, `NO_LABEL_NAME` for negative codes."""
-    lookup = np.array([*names, NO_LABEL_NAME])
-    return lookup[np.where(codes < 0, len(names), codes)]
-
-
-def select_frame(
-    objects: dict[str, np.ndarray],
-    predictions: dict[str, np.ndarray],
-    *,
-    survey: str = ALL_SURVEYS,
-    misclassified_only: bool = False,
-) -> dict[str, np.ndarray]:
-    """Return the rows to plot: curated objects with a prediction that pass the filters.
-
-    Parameters
-    ----------
-    objects
-        Object columns from `load_objects`.
-    predictions
-        A run's arrays from `load_predictions`.
-    survey
-        A name from `store.SURVEYS`, or `ALL_SURVEYS`.
-    misclassified_only
-        Keep only objects with a Galaxy Zoo label that differs from the predicted class.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        ``row`` (catalog row), ``object_id``, ``x``, ``y``, ``z``, ``confidence`` (the predicted
-        class's probability) and the category names ``predicted``, ``label`` and ``survey``.
-
-    Raises
-    ------
-    ValueError
-        If `survey` is not a known survey.
-    """
-    if survey not in (ALL_SURVEYS, *SURVEYS):
-        msg = f"survey must be {ALL_SURVEYS!r} or one of {', '.join(SURVEYS)}, got {survey!r}"
-        raise ValueError(msg)
-    predicted, label = predictions["predicted"], objects["label"]
-    keep = predictions["valid"] & (objects["status"] == 0)
-    if survey != ALL_SURVEYS:
-        keep &= objects["survey"] == SURVEYS.index(survey)
-    if misclassified_only:
-        keep &= (label != NO_LABEL) & (label != predicted)
-    rows = np.flatnonzero(keep)
-    x, y, z = predictions["embedding"][rows].T
-    return {
-        "row": rows,
-        "object_id": objects["object_id"][rows],
-        "x": x,
-        "y": y,
-        "z": z,
-        "confidence": predictions["probs"][rows].max(axis=1),
-        "predicted": _names(predicted[rows], LABELS),
-        "label": _names(label[rows], LABELS),
-        "survey": _names(objects["survey"][rows], SURVEYS),
-    }
-
-
-@dataclass(frozen=True)
-class Galaxy:
-    """What the dashboard shows about one catalog object.
-
-    Parameters
-    ----------
-    row
-        The catalog row.
-    object_id
-        The survey's object id.
-    survey
-        The survey name.
-    ra, dec
-        Coordinates in degrees.
-    label
-        The Galaxy Zoo label name, or `NO_LABEL_NAME`.
-    gz_p_el, gz_p_cs
-        Galaxy Zoo vote fractions for elliptical and combined spiral.
-    gz_nvote
-        Number of Galaxy Zoo votes.
-    sets
-        The data sets the object belongs to.
-    probs
-        The run's class probabilities (NaN where the object has no prediction).
-    predicted
-        The predicted class index, `NO_LABEL` where there is no prediction.
-    """
-
-    row: int
-    object_id: int
-    survey: str
-    ra: float
-    dec: float
-    label: str
-    gz_p_el: float
-    gz_p_cs: float
-    gz_nvote: int
-    sets: tuple[str, ...]
-    probs: tuple[float, ...]
-    predicted: int
-
-    @property
-    def predicted_name(self) -> str:
-        """The predicted class name, or `NO_LABEL_NAME`."""
-        return LABELS[self.predicted] if self.predicted != NO_LABEL else NO_LABEL_NAME
-
-
-def _galaxy(objects: dict[str, np.ndarray], predictions: dict[str, np.ndarray], row: int) -> Galaxy:
-    """Collect one row of the objects and the predictions into a `Galaxy`."""
-    sets = tuple(name for name in SETS if set_mask(objects["sets"][row], name))
-    return Galaxy(
-        row=row,
-        object_id=int(objects["object_id"][row]),
-        survey=SURVEYS[int(objects["survey"][row])],
-        ra=float(objects["ra"][row]),
-        dec=float(objects["dec"][row]),
-        label=str(_names(objects["label"][row : row + 1], LABELS)[0]),
-        gz_p_el=float(objects["gz_p_el"][row]),
-        gz_p_cs=float(objects["gz_p_cs"][row]),
-        gz_nvote=int(objects["gz_nvote"][row]),
-        sets=sets,
-        probs=tuple(float(p) for p in predictions["probs"][row]),
-        predicted=int(predictions["predicted"][row]),
-    )
-
-
-def _default_reviewer() -> str:
-    """Return the OS user name, the default reviewer."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "reviewer"
 
 
 class GalaxyStore(Viewer):
@@ -328,9 +94,14 @@ class GalaxyStore(Viewer):
 
     color_by = param.Selector(
         default=CATEGORY_COLUMNS[0],
-        objects=list(CATEGORY_COLUMNS),
+        objects=list(COLOR_COLUMNS),
         label="Colour by",
-        doc="Which category colours the embedding: predicted class, Galaxy Zoo label or survey.",
+        doc="What colours the plots: predicted class, Galaxy Zoo label, survey, review state"
+        " or confidence.",
+    )
+    hide_decided = param.Boolean(
+        default=False,
+        doc="Leave the galaxies that have a decision in effect out of the review queue.",
     )
     ledger_state = param.Integer(
         default=0,
@@ -340,6 +111,16 @@ class GalaxyStore(Viewer):
     misclassified_only = param.Boolean(
         default=False,
         doc="Show only objects with a Galaxy Zoo label that differs from the predicted class.",
+    )
+    page = param.Integer(
+        default=0,
+        bounds=(0, None),
+        doc="The page of the review queue that the thumbnail grid shows (0 is the first).",
+    )
+    queue = param.Selector(
+        default="confident",
+        objects=list(QUEUES),
+        doc="The review queue that the thumbnail grid shows (see `dashboard.queues.QUEUES`).",
     )
     reviewer = param.String(
         default=_default_reviewer(), doc="Who records the decisions (defaults to the OS user)."
@@ -358,6 +139,11 @@ class GalaxyStore(Viewer):
         bounds=(0, None),
         doc="Catalog row of the galaxy shown in detail, or None when nothing is selected.",
     )
+    selection = param.Array(
+        default=np.array([], dtype=np.int64),
+        doc="Catalog rows chosen in a linked view (a box or lasso selection), sorted; every view"
+        " that shows a selection shows these rows. Set it with `select_rows`.",
+    )
     survey = param.Selector(
         default=ALL_SURVEYS,
         objects=[ALL_SURVEYS, *SURVEYS],
@@ -366,6 +152,8 @@ class GalaxyStore(Viewer):
     workspace = param.ClassSelector(
         class_=Workspace, constant=True, doc="The workspace whose catalog and ledger are shown."
     )
+
+    _points_memo: tuple[dict[str, np.ndarray], int, pd.DataFrame] | None = None
 
     def __init__(self, **params: Any) -> None:  # noqa: ANN401
         selection = {name: params.pop(name) for name in _SELECTION if name in params}
@@ -390,6 +178,152 @@ class GalaxyStore(Viewer):
         self._on_filters()
         self.param.update(selection)
 
+    def select_rows(self, rows: np.ndarray | list[int]) -> None:
+        """Make `rows` (catalog rows, any order, repeats allowed) the shared selection.
+
+        Raises
+        ------
+        ValueError
+            If a row is not a catalog row.
+        """
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
+        n = len(self._objects["object_id"])
+        if len(rows) and (rows[0] < 0 or rows[-1] >= n):
+            msg = f"selection rows must be catalog rows 0 to {n - 1}"
+            raise ValueError(msg)
+        self.selection = rows
+
+    def refresh_runs(self) -> list[str]:
+        """Offer the runs that have an embedding now (e.g. one a retraining job just made).
+
+        Returns
+        -------
+        list of str
+            The embedded runs, oldest first; the shown run stays as it is.
+        """
+        runs = embedded_runs(self.workspace)
+        self.param.run.objects = runs
+        return runs
+
+    @property
+    def ledger(self) -> Ledger:
+        """The workspace's review ledger."""
+        return self._ledger
+
+    def refresh_ledger(self) -> None:
+        """Read the ledger's state again, so that views show what other reviewers decided."""
+        self.ledger_state = self._ledger.state()
+
+    def queue_frame(self, name: str | None = None, **options: Any) -> dict[str, np.ndarray]:  # noqa: ANN401
+        """Return a review queue of the run, without decided galaxies if they are hidden.
+
+        Parameters
+        ----------
+        name
+            A key of `dashboard.queues.QUEUES`; by default `queue`.
+        **options
+            Options of the queue functions, e.g. ``top`` and ``threshold`` of ``confident``.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            The queue's rows in review order and what to show about them
+            (`dashboard.queues.queue_frame`).
+        """
+        objects = self._objects
+        decided = None
+        if self.hide_decided:
+            decided = decided_rows(objects["object_id"], self._ledger.current())
+        return make_queue(
+            name or self.queue,
+            objects,
+            self._predictions,
+            decided=decided,
+            selection=self.selection,
+            **options,
+        )
+
+    def decide_rows(
+        self, rows: np.ndarray | list[int], decision: str, *, reason: str = ""
+    ) -> list[int]:
+        """Record one decision about each galaxy of `rows`, all in one ledger transaction.
+
+        Parameters
+        ----------
+        rows
+            Catalog rows.
+        decision
+            ``"approve"`` (each galaxy's predicted class is right), ``"relabel"`` (it is the
+            other class), ``"unsure"`` or ``"artefact"``.
+        reason
+            Why, as the reviewer typed it (stored as given).
+
+        Returns
+        -------
+        list of int
+            The new ledger rows' ids, in the order of `rows`.
+
+        Raises
+        ------
+        ValueError
+            If `rows` is empty, or a galaxy to approve or relabel has no prediction in this run.
+        SchemaError
+            If the ledger refuses the decisions (nothing is recorded then).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            msg = f"no galaxies to {decision}: choose at least one"
+            raise ValueError(msg)
+        object_ids = self._objects["object_id"][rows]
+        labels = None
+        if decision in LABELLED:
+            predicted = self._predictions["predicted"][rows]
+            if (missing := object_ids[predicted == NO_LABEL]).size:
+                msg = f"galaxy {missing[0]} has no prediction in run {self.run!r} to {decision}"
+                raise ValueError(msg)
+            labels = (predicted if decision == "approve" else 1 - predicted).tolist()
+        ids = self._ledger.record_decisions(
+            object_ids.tolist(),
+            decision,
+            labels=labels,
+            reviewer=self.reviewer,
+            run=self.run,
+            reason=reason,
+        )
+        self.ledger_state = max(ids)
+        return ids
+
+    def retract(self, rows: np.ndarray | list[int], decision_ids: list[int]) -> list[int]:
+        """Retract decisions (one about each galaxy of `rows`) in one ledger transaction.
+
+        Parameters
+        ----------
+        rows
+            Catalog rows, one per decision.
+        decision_ids
+            The ids of decisions in effect about those galaxies (from `decide_rows`).
+
+        Returns
+        -------
+        list of int
+            The retractions' ids.
+
+        Raises
+        ------
+        SchemaError
+            If a decision cannot be retracted (nothing is recorded then).
+        """
+        object_ids = self._objects["object_id"][np.asarray(rows, dtype=np.int64)]
+        ids = self._ledger.record_decisions(
+            object_ids.tolist(),
+            "retract",
+            reviewer=self.reviewer,
+            run=self.run,
+            retracts=decision_ids,
+        )
+        self.ledger_state = max(ids)
+        return ids
+
     @property
     def _root(self) -> str:
         """The workspace folder, as the loaders' cache key."""
@@ -409,6 +343,25 @@ class GalaxyStore(Viewer):
     def frame(self) -> dict[str, np.ndarray]:
         """The rows that pass the filters, as returned by `select_frame`."""
         return self._frame
+
+    @property
+    def points(self) -> pd.DataFrame:
+        """The rows of `frame` for plotting: `load_points` columns plus the ``review`` state.
+
+        Computed once per filter and ledger state; category columns are pandas categoricals.
+        """
+        frame, state = self._frame, self.ledger_state
+        memo = self._points_memo
+        if memo is None or memo[0] is not frame or memo[1] != state:
+            version = data_version(self.workspace)
+            table = load_points(
+                self._root, self.run, version, data_version(self.workspace, self.run)
+            )
+            review = load_reviews(self._root, version, state)[frame["row"]]
+            points = table.take(frame["row"]).reset_index(drop=True)
+            points["review"] = _categorical(review, REVIEW_STATES)
+            self._points_memo = memo = (frame, state, points)
+        return memo[2]
 
     @property
     def count(self) -> int:
@@ -478,6 +431,17 @@ class GalaxyStore(Viewer):
             survey=self.survey,
             misclassified_only=self.misclassified_only,
         )
+
+    @param.depends("hide_decided", "queue", "run", watch=True)
+    def _on_queue(self) -> None:
+        """Show a changed queue from its first page."""
+        self.page = 0
+
+    @param.depends("selection", watch=True)
+    def _on_selection(self) -> None:
+        """Show a new selection in the grid, from its first page (an empty one changes nothing)."""
+        if len(self.selection):
+            self.param.update(queue="selection", page=0)
 
     @param.depends("selected_row", watch=True)
     def _on_selected_row(self) -> None:

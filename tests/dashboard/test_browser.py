@@ -207,6 +207,7 @@ def _wait_for_decision(workspace: Workspace, object_id: int) -> list:
 
 def _review_a_point(page: Page, workspace: Workspace) -> int:
     """Click a point, check what the page shows, approve it; return its catalog row."""
+    page.get_by_text("3-D", exact=True).click()
     page.locator(".js-plotly-plot .legendtext").first.wait_for(timeout=TIMEOUT_MS)
     survey, object_id = _click_a_point(page)
     heading = page.get_by_role("heading", name=f"{survey.upper()} {object_id}", exact=True)
@@ -216,10 +217,10 @@ def _review_a_point(page: Page, workspace: Workspace) -> int:
         _thumbnail_pixels(page)[::8, ::8], workspace.catalog().images[row]
     )
     page.get_by_text(re.compile(r"P_EL \d\.\d{3}, P_CS \d\.\d{3}, NVOTE")).wait_for()
-    reviewer = page.get_by_role("textbox")
+    reviewer = page.get_by_role("textbox").first  # the review panel's, before the grid's
     reviewer.fill("ui-tester")
     reviewer.press("Enter")
-    page.get_by_role("button", name="Approve").click()
+    page.get_by_role("button", name="Approve").first.click()
     (decision,) = _wait_for_decision(workspace, object_id)
     assert (decision.decision, decision.reviewer, decision.run) == ("approve", "ui-tester", "r1")
     page.get_by_text("approved").first.wait_for(timeout=TIMEOUT_MS)

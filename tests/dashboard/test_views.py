@@ -7,10 +7,8 @@ import sys
 from pathlib import Path
 from unittest import mock
 
-import numpy as np
 import panel as pn
 import param
-import plotly.graph_objects as go
 import pytest
 
 from dashboard import app
@@ -20,12 +18,10 @@ from dashboard.views import (
     GalaxyView,
     ReviewView,
     View,
-    make_embedding_figure,
     make_galaxy_markdown,
     make_history_markdown,
     make_status_line,
 )
-from dashboard.views.embedding import COLOURS
 from dashboard.views.galaxy import NOTHING_SELECTED
 from store import LABELS, Decision, StoreNotFoundError, Workspace
 
@@ -73,68 +69,6 @@ class TestParams:
 @pytest.mark.parametrize("cls", [EmbeddingView, GalaxyView, ReviewView])
 def test_views_declare_only_the_store(cls):
     assert set(cls.param) == {"name", "store"}
-
-
-class TestMakeEmbeddingFigure:
-    def test_one_trace_per_category_plus_selection(self, store):
-        figure = make_embedding_figure(store.frame)
-        names = [trace.name for trace in figure.data]
-        assert names == ["elliptical", "spiral", "selected"]
-        assert sum(len(trace.x) for trace in figure.data[:2]) == store.count
-        assert figure.data[0].marker.color == COLOURS["elliptical"]
-        assert len(figure.data[2].x) == 0
-        assert figure.layout.uirevision == "embedding"
-
-    def test_customdata_is_the_catalog_row(self, store):
-        store.misclassified_only = True
-        figure = make_embedding_figure(store.frame, color_by="survey")
-        rows = np.concatenate([trace.customdata for trace in figure.data[:-1]])
-        assert sorted(rows) == sorted(store.frame["row"])
-        assert [trace.name for trace in figure.data] == ["des", "sdss", "selected"]
-
-    def test_hover_text_names_the_object(self, store):
-        store.selected_row = 120
-        figure = make_embedding_figure(store.frame, color_by="label", selected_ids=[500000020])
-        (text,) = figure.data[-1].text
-        assert text.startswith("des 500000020<br>predicted ")
-        assert list(figure.data[-1].customdata) == [120]
-
-    def test_unknown_color_by(self, store):
-        with pytest.raises(ValueError, match="color_by must be one of predicted, label, survey"):
-            make_embedding_figure(store.frame, color_by="ra")
-
-
-class TestEmbeddingView:
-    def test_figure_maps_store_params(self, store):
-        store.param.update(color_by="label", selected_row=4)
-        view = EmbeddingView(store=store)
-        with mock.patch(
-            "dashboard.views.embedding.make_embedding_figure", return_value=go.Figure()
-        ) as make:
-            view._figure()
-        make.assert_called_once_with(
-            store.frame, color_by="label", selected_ids=[1237650000000000004]
-        )
-
-    def test_pane_follows_filters(self, store):
-        view = EmbeddingView(store=store)
-        store.survey = "des"
-        assert {trace.name for trace in view._plot.object.data} >= {"elliptical", "spiral"}
-        assert sum(len(trace.x) for trace in view._plot.object.data) == 99
-
-    def test_click_selects_the_galaxy(self, store):
-        view = EmbeddingView(store=store)
-        view._plot.click_data = {"points": [{"customdata": 17, "x": 0.1}]}
-        assert store.selected_row == 17
-        assert store.selected_ids == [1237650000000000017]
-
-    def test_click_without_points_keeps_the_selection(self, store):
-        store.selected_row = 4
-        EmbeddingView(store=store)._plot.click_data = {"points": []}
-        assert store.selected_row == 4
-
-    def test_renders_the_plot(self, store):
-        assert isinstance(EmbeddingView(store=store).__panel__(), pn.pane.Plotly)
 
 
 class TestGalaxyView:
@@ -265,10 +199,13 @@ class TestApp:
     def test_build_app(self, store):
         page = app.build_app(store)
         assert isinstance(page, pn.template.BootstrapTemplate)
-        (main,) = page.main
-        assert len(main.select(pn.pane.Plotly)) == 1
-        assert len(main.select(pn.pane.PNG)) == 1
-        assert {button.name for button in main.select(pn.widgets.Button)} == {"Approve", "Relabel"}
+        (tabs,) = page.main
+        assert list(tabs._names) == ["Review", "Decisions", "Metrics", "Retrain"]
+        assert len(tabs.select(pn.pane.Plotly)) == 1  # the bounded 3-D view
+        assert len(tabs.select(pn.pane.HoloViews)) >= 2  # the datashaded embedding and sky
+        assert len(tabs.select(pn.pane.PNG)) == 1
+        names = {button.name for button in tabs.select(pn.widgets.Button)}
+        assert {"Approve", "Relabel", "Unsure", "Artefact", "Undo", "Retrain"} <= names
         (sidebar,) = page.sidebar
         run_select = sidebar.select(pn.widgets.Select)[0]
         assert (run_select.name, run_select.value) == ("Run", "r1")

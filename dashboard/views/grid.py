@@ -1,0 +1,493 @@
+"""A page of thumbnails from a review queue or the selection, with decisions on many at once.
+
+Each cell is an ``<img>`` linked to ``/thumb/<row>.png`` (`dashboard.routes`), never an embedded
+image, with the predicted class and its probability, the Galaxy Zoo vote fractions and label,
+and the review status under it. Clicking a thumbnail opens that galaxy (`selected_row`).
+
+A decision applies to the opened galaxy, to this page or to the whole selection; on a page or
+a selection it goes only to the galaxies that have no decision yet (and, to approve or
+relabel, a prediction), so a reviewer marks the odd ones out first and then approves the rest.
+Each action is one ledger transaction; Undo retracts the last action's decisions.
+
+Keyboard shortcuts (`SHORTCUTS`), while the grid is visible, anywhere on the page but in a
+text field, without Ctrl/Alt/Cmd:
+
+====================  =========================================================
+``a`` ``r`` ``u``     approve / relabel / unsure / artefact the opened galaxy
+``x``
+``A`` ``R`` ``U``     the same for every undecided galaxy on this page (Shift)
+``X``
+``z``                 undo the last action (retracts its decisions)
+``←`` ``→``           previous / next page
+====================  =========================================================
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import panel as pn
+import param
+from panel.custom import JSComponent
+
+from dashboard.data_store import data_version
+from dashboard.queues import DEFAULT_THRESHOLD, DEFAULT_TOP, LABELLED, QUEUES, undecided_rows
+from dashboard.routes import thumbnail_url
+from dashboard.views.base import View
+from store import LABELS, NO_LABEL, SURVEYS, Decision, SchemaError
+
+__all__ = [
+    "PAGE_SIZES",
+    "SHORTCUTS",
+    "TARGETS",
+    "THUMBNAIL_SIZE",
+    "GridView",
+    "ThumbnailGrid",
+    "make_cell_html",
+    "make_grid_html",
+    "page_count",
+]
+
+PAGE_SIZES: tuple[int, ...] = (24, 48)
+"""Thumbnails per page; even, so a page never splits a pair of the surveys-disagree queue."""
+
+THUMBNAIL_SIZE = 128
+"""Width of a thumbnail in pixels."""
+
+TARGETS: Mapping[str, str] = {
+    "galaxy": "Opened galaxy",
+    "page": "Undecided on this page",
+    "selection": "Undecided in the selection",
+}
+"""What a decision button applies to, and its label."""
+
+_DECISION_KEYS = {"a": "approve", "r": "relabel", "u": "unsure", "x": "artefact"}
+_PAGE_KEYS = {"ArrowLeft": -1, "ArrowRight": 1}
+_UNDO_KEY = "z"
+
+SHORTCUTS: Mapping[str, str] = {
+    **{key: f"{decision} the opened galaxy" for key, decision in _DECISION_KEYS.items()},
+    **{
+        key.upper(): f"{decision} every undecided galaxy on this page"
+        for key, decision in _DECISION_KEYS.items()
+    },
+    _UNDO_KEY: "undo the last action (retracts its decisions)",
+    "ArrowLeft": "previous page",
+    "ArrowRight": "next page",
+}
+"""Keyboard shortcut -> what it does; they are ignored while typing in a text field."""
+
+_PAST = {
+    "approve": "approved",
+    "relabel": "relabelled",
+    "reject": "rejected",
+    "unsure": "unsure",
+    "artefact": "artefact",
+}
+
+_CSS = """
+.grid {display: grid; grid-template-columns: repeat(auto-fill, minmax(148px, 1fr)); gap: 8px;}
+.cell {border: 3px solid transparent; border-radius: 4px; padding: 2px; font-size: 12px;
+  line-height: 1.3; overflow: hidden; background: #fafafa; cursor: pointer;}
+.cell img {display: block; width: 128px; height: 128px; margin: 0 auto;
+  image-rendering: pixelated;}
+.cell.opened {border-color: #111;}
+.cell .status {font-weight: bold;}
+.cell.approve .status {color: #2e7d32;}
+.cell.relabel .status, .cell.reject .status {color: #c62828;}
+.cell.unsure .status {color: #ef6c00;} .cell.artefact .status {color: #616161;}
+.cell .reason {color: #555; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;}
+.empty {color: #555;}
+"""
+
+
+def page_count(n: int, page_size: int) -> int:
+    """Return how many pages `n` galaxies fill (at least one, which may be empty).
+
+    Examples
+    --------
+    >>> page_count(49, 24)
+    3
+    """
+    return max(1, -(-n // page_size))
+
+
+def _count(n: int, noun: str) -> str:
+    """Say how many, e.g. "1 galaxy", "3 galaxies"."""
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{n} {noun if n == 1 else plural}"
+
+
+def _text(value: object) -> str:
+    """Escape a value for HTML text or a quoted attribute."""
+    return html.escape(str(value), quote=True)
+
+
+def _status_html(decision: Decision | None) -> str:
+    """Describe a galaxy's decision in effect (who, what, why), escaped."""
+    if decision is None:
+        return '<div class="status">not reviewed</div>'
+    label = decision.training_label
+    given = "" if label is None else f" {LABELS[label]}"
+    status = f"{_PAST[decision.decision]}{given} · {_text(decision.reviewer)}"
+    reason = _text(decision.reason)
+    return f'<div class="status">{status}</div>' + (
+        f'<div class="reason" title="{reason}">{reason}</div>' if decision.reason else ""
+    )
+
+
+def make_cell_html(
+    cell: Mapping[str, Any],
+    decision: Decision | None,
+    *,
+    version: int | None = None,
+    opened: bool = False,
+) -> str:
+    """Return one galaxy's cell: its thumbnail and what is known about it.
+
+    Parameters
+    ----------
+    cell
+        One row of a `dashboard.queues.queue_frame` (a value per column).
+    decision
+        The galaxy's decision in effect, or None.
+    version
+        The catalog's `data_version`, so browsers may keep the thumbnail.
+    opened
+        Whether this is the opened galaxy (it gets a frame).
+
+    Returns
+    -------
+    str
+        A ``div`` with ``data-row``; everything a person typed is escaped.
+    """
+    row, predicted = int(cell["row"]), int(cell["predicted"])
+    name = f"{SURVEYS[int(cell['survey'])].upper()} {int(cell['object_id'])}"
+    prediction = (
+        f"<b>{LABELS[predicted]}</b> {float(cell['confidence']):.3f}"
+        if predicted != NO_LABEL
+        else "no prediction"
+    )
+    label = LABELS[int(cell["label"])] if cell["label"] != NO_LABEL else "no label"
+    if np.isfinite(float(cell["gz_p_el"])):
+        votes = f"GZ el {float(cell['gz_p_el']):.2f} · cs {float(cell['gz_p_cs']):.2f} · {label}"
+    else:
+        votes = "no Galaxy Zoo votes"
+    state = decision.decision if decision else "none"
+    url = thumbnail_url(row, size=THUMBNAIL_SIZE, version=version)
+    return (
+        f'<div class="cell {state}{" opened" if opened else ""}" data-row="{row}"'
+        f' title="{name}, catalog row {row}">'
+        f'<img src="{_text(url)}" alt="{name}" loading="lazy">'
+        f"<div>{name}</div><div>{prediction}</div><div>{votes}</div>"
+        f"{_status_html(decision)}</div>"
+    )
+
+
+def make_grid_html(
+    frame: Mapping[str, np.ndarray],
+    current: Mapping[int, Decision],
+    *,
+    version: int | None = None,
+    opened: int | None = None,
+) -> str:
+    """Return the cells of a page as HTML.
+
+    Parameters
+    ----------
+    frame
+        The page's rows, a `dashboard.queues.queue_frame`.
+    current
+        The ledger's state (`store.Ledger.current`), for each galaxy's review status.
+    version
+        The catalog's `data_version`, for the thumbnails' URLs.
+    opened
+        The catalog row of the opened galaxy, framed if it is on the page.
+
+    Returns
+    -------
+    str
+        A ``div`` of cells, or a note that the page is empty.
+
+    Examples
+    --------
+    >>> make_grid_html(store.queue_frame(), store.ledger.current())  # doctest: +SKIP
+    """
+    if not len(frame["row"]):
+        return '<p class="empty">No galaxies here.</p>'
+    cells = []
+    for k in range(len(frame["row"])):
+        cell = {name: values[k] for name, values in frame.items()}
+        decision = current.get(int(cell["object_id"]))
+        opens = int(cell["row"]) == opened
+        cells.append(make_cell_html(cell, decision, version=version, opened=opens))
+    return f'<div class="grid">{"".join(cells)}</div>'
+
+
+class ThumbnailGrid(JSComponent):
+    """Shows the grid's HTML; reports a click on a cell and the shortcut keys pressed.
+
+    Messages to Python: ``{"row": n}`` for a click on the cell of catalog row n,
+    ``{"key": k}`` for a key of `shortcut_keys` pressed with no modifier but Shift, outside a
+    text field, while the grid is visible (an upper-case letter only with Shift, never from
+    Caps Lock).
+    """
+
+    markup = param.String(default="", doc="The cells, from `make_grid_html` (already escaped).")
+    shortcut_keys = param.List(default=[], item_type=str, doc="The keys to report when pressed.")
+
+    _esm = """
+    export function render({ model }) {
+      const grid = document.createElement("div");
+      grid.innerHTML = model.markup;
+      model.on("markup", () => { grid.innerHTML = model.markup; });
+      grid.addEventListener("click", (event) => {
+        const cell = event.target.closest("[data-row]");
+        if (cell) model.send_msg({ row: Number(cell.dataset.row) });
+      });
+      const typing = (node) => node.isContentEditable
+        || ["INPUT", "TEXTAREA", "SELECT"].includes(node.tagName);
+      const onKey = (event) => {
+        if (event.ctrlKey || event.metaKey || event.altKey) return;
+        if (grid.getClientRects().length === 0) return;  // hidden, e.g. in another tab
+        if (/^[A-Z]$/.test(event.key) && !event.shiftKey) return;  // caps lock: not a page action
+        if (!model.shortcut_keys.includes(event.key) || typing(event.composedPath()[0])) return;
+        event.preventDefault();
+        model.send_msg({ key: event.key });
+      };
+      document.addEventListener("keydown", onKey);
+      model.on("remove", () => document.removeEventListener("keydown", onKey));
+      return grid;
+    }
+    """
+
+    def __init__(self, **params: Any) -> None:  # noqa: ANN401
+        super().__init__(**params)
+        self.receiver: Callable[[Any], None] | None = None
+
+    def _handle_msg(self, data: Any) -> None:  # noqa: ANN401
+        """Pass a message from the browser to `receiver`."""
+        if self.receiver is not None:
+            self.receiver(data)
+
+
+class GridView(View):
+    """A page of the store's review queue as thumbnails, with decisions and paging.
+
+    Decisions go to the ledger through `GalaxyStore.decide_rows`, one transaction per action.
+    """
+
+    page_size = param.Selector(
+        default=PAGE_SIZES[0], objects=list(PAGE_SIZES), doc="Thumbnails per page."
+    )
+    reason = param.String(default="", doc="Why, recorded with the next decision (optional).")
+    target = param.Selector(
+        default="page", objects=list(TARGETS), doc="What the decision buttons apply to."
+    )
+    threshold = param.Number(
+        default=DEFAULT_THRESHOLD,
+        bounds=(0.5, 1.0),
+        doc="Lowest class probability in the confident queue.",
+    )
+    top = param.Integer(
+        default=DEFAULT_TOP, bounds=(1, None), doc="Galaxies per class in the confident queue."
+    )
+
+    def __init__(self, **params: Any) -> None:  # noqa: ANN401
+        super().__init__(**params)
+        self._actions: list[tuple[np.ndarray, list[int]]] = []
+        self._grid = ThumbnailGrid(
+            shortcut_keys=list(SHORTCUTS), stylesheets=[_CSS], sizing_mode="stretch_width"
+        )
+        self._grid.receiver = self._on_message
+        self._page_text = pn.pane.Markdown()
+        self._message = pn.pane.Alert(visible=False)
+        self.param.watch(self._on_page_size, "page_size")
+        self._on_queue()
+
+    @property
+    def page(self) -> dict[str, np.ndarray]:
+        """The rows shown now: the store's page of the queue (its last page if past the end)."""
+        return self._page
+
+    def open(self, row: int) -> None:
+        """Open the galaxy of a catalog row (show it in the galaxy view)."""
+        self.store.selected_row = int(row)
+
+    def turn(self, step: int) -> None:
+        """Go `step` pages forward (negative: back), stopping at the first and last page."""
+        last = page_count(len(self._frame["row"]), self.page_size) - 1
+        self.store.page = max(0, min(self._page_number + step, last))
+
+    def decide(self, decision: str, target: str | None = None) -> list[int]:
+        """Record a decision about the galaxies of a target; say what was done, or why not.
+
+        Parameters
+        ----------
+        decision
+            ``"approve"``, ``"relabel"``, ``"unsure"`` or ``"artefact"``.
+        target
+            A key of `TARGETS`; by default `target`.
+
+        Returns
+        -------
+        list of int
+            The new decisions' ids (empty if nothing was recorded).
+        """
+        target = target or self.target
+        try:
+            rows = self._target_rows(decision, target)
+            ids = self.store.decide_rows(rows, decision, reason=self.reason)
+        except (ValueError, SchemaError) as error:
+            self._say(str(error), "danger")
+            return []
+        self._actions.append((rows, ids))
+        self.reason = ""
+        self._say(f"{_PAST[decision]}: {_count(len(ids), 'galaxy')} ({TARGETS[target].lower()}).")
+        return ids
+
+    def undo(self) -> list[int]:
+        """Retract the decisions of the last action not undone yet.
+
+        Returns
+        -------
+        list of int
+            The retractions' ids (empty if there was nothing to undo or it failed).
+        """
+        if not self._actions:
+            self._say("Nothing to undo.", "warning")
+            return []
+        rows, ids = self._actions.pop()
+        try:
+            retractions = self.store.retract(rows, ids)
+        except SchemaError as error:
+            self._say(str(error), "danger")
+            return []
+        self._say(f"Undone: retracted {_count(len(retractions), 'decision')}.")
+        return retractions
+
+    def press(self, key: str) -> None:
+        """Do what the keyboard shortcut `key` does (see `SHORTCUTS`); ignore other keys."""
+        if key.lower() in _DECISION_KEYS:
+            self.decide(_DECISION_KEYS[key.lower()], "page" if key.isupper() else "galaxy")
+        elif key == _UNDO_KEY:
+            self.undo()
+        elif key in _PAGE_KEYS:
+            self.turn(_PAGE_KEYS[key])
+
+    def _target_rows(self, decision: str, target: str) -> np.ndarray:
+        """Return the rows a decision applies to; raise ValueError when there are none."""
+        if target == "galaxy":
+            if self.store.selected_row is None:
+                msg = f"open a galaxy (click its thumbnail) to {decision} it"
+                raise ValueError(msg)
+            return np.array([self.store.selected_row])
+        frame = self._page if target == "page" else self.store.queue_frame("selection")
+        rows = undecided_rows(frame, self.store.ledger.current(), decision)
+        if not len(rows):
+            where = TARGETS[target].split()[-1]
+            msg = f"nothing to {decision} in the {where}: every galaxy has a decision"
+            if decision in LABELLED:
+                msg += " or no prediction"
+            raise ValueError(msg)
+        return rows
+
+    def _say(self, text: str, kind: str = "success") -> None:
+        """Show the outcome of an action."""
+        self._message.param.update(object=html.escape(text), alert_type=kind, visible=True)
+
+    def _on_message(self, data: Mapping[str, Any]) -> None:
+        """Open a clicked galaxy, or do what a pressed key does."""
+        if "row" in data:
+            self.open(data["row"])
+        elif "key" in data:
+            self.press(str(data["key"]))
+
+    def _on_page_size(self, event: param.parameterized.Event) -> None:
+        """Show the page that holds the first galaxy shown before the page size changed."""
+        page = self._page_number * event.old // event.new
+        if page == self.store.page:
+            self._on_page()
+        else:
+            self.store.page = page
+
+    @param.depends(
+        "store.hide_decided",
+        "store.ledger_state",
+        "store.queue",
+        "store.run",
+        "store.selection",
+        "threshold",
+        "top",
+        watch=True,
+    )
+    def _on_queue(self) -> None:
+        """Build the queue again and show the page."""
+        self._frame = self.store.queue_frame(top=self.top, threshold=self.threshold)
+        self._on_page()
+
+    @param.depends("store.page", "store.selected_row", watch=True)
+    def _on_page(self) -> None:
+        """Show the store's page of the queue."""
+        n = len(self._frame["row"])
+        pages = page_count(n, self.page_size)
+        self._page_number = number = min(self.store.page, pages - 1)
+        start = number * self.page_size
+        self._page = {
+            name: values[start : start + self.page_size] for name, values in self._frame.items()
+        }
+        self._grid.markup = make_grid_html(
+            self._page,
+            self.store.ledger.current(),
+            version=data_version(self.store.workspace),
+            opened=self.store.selected_row,
+        )
+        self._page_text.object = f"Page {number + 1} of {pages} · {_count(n, 'galaxy')}"
+
+    @param.depends("store.queue")
+    def _description(self) -> str:
+        """Say what the queue holds."""
+        return QUEUES[self.store.queue].description
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        """Return the queue controls, the paging, the grid and the decision buttons."""
+        buttons = []
+        for decision in _DECISION_KEYS.values():
+            button = pn.widgets.Button(name=decision.capitalize(), button_type="primary")
+            button.on_click(lambda _, decision=decision: self.decide(decision))
+            buttons.append(button)
+        undo = pn.widgets.Button(name="Undo", button_type="warning")
+        undo.on_click(lambda _: self.undo())
+        previous = pn.widgets.Button(name="◀ Previous")
+        previous.on_click(lambda _: self.turn(-1))
+        following = pn.widgets.Button(name="Next ▶")
+        following.on_click(lambda _: self.turn(1))
+        confident = pn.bind(lambda queue: queue == "confident", self.store.param.queue)
+        shortcuts = "\n".join(f"- `{key}`: {text}" for key, text in SHORTCUTS.items())
+        return pn.Column(
+            pn.Row(
+                pn.widgets.Select.from_param(self.store.param.queue, name="Queue"),
+                pn.widgets.Checkbox.from_param(self.store.param.hide_decided),
+                pn.widgets.Select.from_param(self.param.page_size),
+                pn.widgets.IntInput.from_param(self.param.top, visible=confident),
+                pn.widgets.FloatInput.from_param(
+                    self.param.threshold, step=0.01, visible=confident
+                ),
+            ),
+            pn.pane.Markdown(self._description),
+            pn.Row(previous, self._page_text, following),
+            self._grid,
+            pn.Row(
+                pn.widgets.RadioButtonGroup.from_param(
+                    self.param.target, options={label: key for key, label in TARGETS.items()}
+                ),
+                pn.widgets.TextInput.from_param(self.param.reason, placeholder="optional"),
+            ),
+            pn.Row(*buttons, undo),
+            self._message,
+            pn.Card(pn.pane.Markdown(shortcuts), title="Keyboard shortcuts", collapsed=True),
+            sizing_mode="stretch_width",
+        )
