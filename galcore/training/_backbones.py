@@ -207,7 +207,7 @@ def _build(name: str, shape: tuple[int, int, int], weights: str | None) -> keras
     build = getattr(keras.applications, application)
     base = build(include_top=False, weights=weights, input_shape=shape)
     # Keras names some models by size (mobilenetv2_1.00_32); `backbone_of` needs our name.
-    return keras.Model(base.inputs, base.outputs, name=name)
+    return keras.Model(base.inputs, base.output, name=name)
 
 
 def _imagenet(name: str, shape: tuple[int, int, int]) -> keras.Model:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from galcore.errors import TrainingError
+from galcore.training._degrade import degrader
 from galcore.training._profiles import Augmentation
 from store.schema import LABELS, set_mask
 
@@ -240,10 +241,14 @@ def training_dataset(
     dataset = _block_dataset(source, seed=seed)
     dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     dataset = _prepare(dataset, image_size=image_size, batch_size=batch_size)
-    augment = _augmenter(augmentation, seed=seed)
+    seeds = np.random.SeedSequence(seed).spawn(2)
+    augment = _augmenter(augmentation, seed=int(seeds[0].generate_state(1)[0]))
+    degrade = degrader(
+        augmentation.blur_px, augmentation.noise, seed=int(seeds[1].generate_state(1)[0])
+    )
 
     def augmented(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return augment(images, training=True), labels
+        return degrade(augment(images, training=True)), labels
 
     dataset = dataset.map(augmented, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

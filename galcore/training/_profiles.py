@@ -57,6 +57,13 @@ class Augmentation:
         image and never in a validation or test image, and the network then learns on images
         that it never sees in inference: validation accuracy swung from 0.98 to 0.62 between
         epochs while training accuracy stayed at 0.97 (``benchmarks/bench_batchnorm.py``).
+    blur_px
+        Survey quality: sigma, in model-input pixels, of an extra Gaussian blur that each
+        image gets a random share of (0: none). With `noise`, it keeps a network trained on one
+        survey's seeing and depth from taking them for morphology (``training._degrade``).
+    noise
+        Survey quality: largest standard deviation (0-255 scale) of the Gaussian noise added to
+        each image, drawn per image (0: none).
     """
 
     flip: bool = True
@@ -64,6 +71,14 @@ class Augmentation:
     shift: float = 0.3
     zoom: float = 0.3
     interpolation: str = "nearest"
+    blur_px: float = 0.0
+    noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("rotation_deg", "shift", "zoom", "blur_px", "noise"):
+            if getattr(self, name) < 0:
+                msg = f"augmentation {name}={getattr(self, name)} must be >= 0"
+                raise TrainingError(msg)
 
 
 @dataclass(frozen=True)
@@ -203,6 +218,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             reduce_lr_factor=0.5,
             warmup_epochs=2,
             batch_norm="batch",
+            augmentation=Augmentation(blur_px=1.0, noise=20.0),
             shuffle_buffer=4096,
         ),
         # Khan, Huerta et al.: ImageNet Xception fine-tuned in three stages, Horovod-ready.
