@@ -244,7 +244,10 @@ def training_dataset(
     seeds = np.random.SeedSequence(seed).spawn(2)
     augment = _augmenter(augmentation, seed=int(seeds[0].generate_state(1)[0]))
     degrade = degrader(
-        augmentation.blur_px, augmentation.noise, seed=int(seeds[1].generate_state(1)[0])
+        augmentation.blur_px,
+        augmentation.noise,
+        fraction=augmentation.degrade_fraction,
+        seed=int(seeds[1].generate_state(1)[0]),
     )
 
     def augmented(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

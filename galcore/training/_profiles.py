@@ -64,6 +64,9 @@ class Augmentation:
     noise
         Survey quality: largest standard deviation (0-255 scale) of the Gaussian noise added to
         each image, drawn per image (0: none).
+    degrade_fraction
+        Share of the training images that get the blur and noise; the others stay clean, so
+        that batch normalisation keeps the statistics of clean images.
     """
 
     flip: bool = True
@@ -73,12 +76,16 @@ class Augmentation:
     interpolation: str = "nearest"
     blur_px: float = 0.0
     noise: float = 0.0
+    degrade_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("rotation_deg", "shift", "zoom", "blur_px", "noise"):
             if getattr(self, name) < 0:
                 msg = f"augmentation {name}={getattr(self, name)} must be >= 0"
                 raise TrainingError(msg)
+        if not 0 <= self.degrade_fraction <= 1:
+            msg = f"augmentation degrade_fraction={self.degrade_fraction} must be in [0, 1]"
+            raise TrainingError(msg)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,15 @@ def test_noise_is_added_up_to_its_largest_std():
     assert np.median(std) == pytest.approx(10.0, abs=2.0)  # uniform in [0, 20]
 
 
+def test_a_fraction_of_the_images_stays_clean():
+    images = _noise_field(n=400, size=8)
+    out = degrader(1.0, 20.0, fraction=0.5, seed=3)(tf.constant(images)).numpy()
+    clean = np.all(out == images, axis=(1, 2, 3))
+    assert 0.4 < clean.mean() < 0.6
+    none = degrader(1.0, 20.0, fraction=0.0, seed=3)(tf.constant(images)).numpy()
+    np.testing.assert_array_equal(none, images)
+
+
 def test_pixels_stay_in_range_and_draws_follow_the_seed():
     images = np.zeros((8, 16, 16, 3), dtype=np.float32)
     images[:, ::2] = 255.0
@@ -77,3 +86,8 @@ def test_training_batches_are_degraded_validation_is_not(toy_workspace):
 def test_negative_amounts_are_refused(field):
     with pytest.raises(TrainingError, match=f"augmentation {field}=-1 must be >= 0"):
         Augmentation(**{field: -1})
+
+
+def test_the_fraction_is_a_share():
+    with pytest.raises(TrainingError, match=r"degrade_fraction=1.5 must be in \[0, 1\]"):
+        Augmentation(degrade_fraction=1.5)
