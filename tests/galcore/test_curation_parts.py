@@ -77,6 +77,33 @@ class TestCutout:
         with pytest.raises(OffFrameError, match="galaxy SDSS 7 in frame-r-000756-3-0412.fits.bz2"):
             cutout(image, far, size=32, field=40 * u.arcsec, name="SDSS 7")
 
+    @pytest.mark.parametrize(("scale", "angle"), [(0.263, 0), (0.396, 0), (0.396, 35)])
+    def test_a_cutout_near_an_edge_is_kept_while_it_lies_on_the_image(self, scale, angle):
+        """No blanket margin: a 40" cutout 1" from the edge is cut, one over the edge is not."""
+        wcs = tan_wcs(scale, angle_deg=angle, shape=(300, 300))
+        ys, xs = np.mgrid[0:300, 0:300]
+        image = SurveyImage((xs + 1000 * ys).astype(np.float32), wcs, Path("tile.fits.fz"))
+        field, size = 40 * u.arcsec, 32
+        centre = SkyCoord(10 * u.deg, 0 * u.deg)
+        corners = [(x, y) for x in (-0.5, 0.5) for y in (-0.5, 0.5)]
+        # Walk west (to larger x on a north-up frame) until the cutout's footprint leaves it.
+        kept = None
+        for step in np.arange(0, 120, 0.5):
+            position = centre.spherical_offsets_by(-step * u.arcsec, 0 * u.arcsec)
+            footprint = [
+                position.spherical_offsets_by(dx * field, dy * field) for dx, dy in corners
+            ]
+            reach = max(float(wcs.world_to_pixel(point)[0]) for point in footprint)
+            try:
+                out = cutout(image, position, size=size, field=field, name="DES 1")
+            except OffFrameError:
+                assert reach > 299 - 2, f"refused {299 - reach:.1f} pixels inside the edge"
+                break
+            kept = (reach, out)
+        assert kept is not None
+        assert kept[0] > 299 - 1.5 / scale  # kept until its corner was within ~1.5"
+        assert np.isfinite(kept[1]).all()
+
     def test_field_must_be_an_angle(self):
         image = _point_source_image(10, 0, scale=0.396, angle=0)
         with pytest.raises(u.UnitTypeError, match="field must be an angle"):
