@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galcore.errors import CurationError, UnreadableFileError
+from galcore.errors import UnreadableFileError
 from galcore.surveys._fits import as_float_image, celestial_wcs, read_hdus
 from galcore.surveys._images import SurveyImage
+from galcore.surveys._tables import read_table
 
 __all__ = ["DES_COLUMNS", "DES_PIXEL_SCALE_ARCSEC", "find_tiles", "read_des_catalog", "read_tile"]
 
@@ -38,13 +39,16 @@ def read_des_catalog(path: Path) -> pd.DataFrame:
     Raises
     ------
     CurationError
-        If a required column is missing.
+        If the file is not a CSV table, lacks a column, holds no rows or a coordinate that is
+        not a number (`read_table`).
     """
-    table = pd.read_csv(path, skipinitialspace=True, comment="#")
-    missing = [name for name in DES_COLUMNS if name not in table.columns]
-    if missing:
-        msg = f"{path}: missing DES columns {missing}; query {', '.join(DES_COLUMNS)}"
-        raise CurationError(msg)
+    table = read_table(
+        path,
+        DES_COLUMNS,
+        kind="DES catalog",
+        fix=f"query {', '.join(DES_COLUMNS)}",
+        numeric=("COADD_OBJECT_ID", "RA", "DEC"),
+    )
     table = table.drop_duplicates("COADD_OBJECT_ID").set_index("COADD_OBJECT_ID")
     numeric = table.select_dtypes("number").columns
     table[numeric] = table[numeric].mask(table[numeric].abs() == 99)

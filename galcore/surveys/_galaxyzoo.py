@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from galcore.errors import CurationError
+from galcore.surveys._tables import read_table
 
 __all__ = ["EL_THRESHOLD", "GZ_COLUMNS", "SPIRAL_THRESHOLD", "parse_sexagesimal", "read_galaxy_zoo"]
 
@@ -76,13 +77,17 @@ def read_galaxy_zoo(path: Path) -> pd.DataFrame:
     Raises
     ------
     CurationError
-        If the file lacks a required column or a coordinate cannot be parsed.
+        If the file is not a CSV table, lacks a column, holds no rows or a value that is not a
+        number (`read_table`), or a coordinate cannot be parsed.
     """
-    table = pd.read_csv(path, skipinitialspace=True)
-    missing = [name for name in GZ_COLUMNS if name not in table.columns]
-    if missing:
-        msg = f"{path}: missing Galaxy Zoo columns {missing}; is this Galaxy Zoo 1 table 2?"
-        raise CurationError(msg)
+    table = read_table(
+        path,
+        GZ_COLUMNS,
+        kind="Galaxy Zoo table",
+        fix="is this Galaxy Zoo 1 table 2?",
+        numeric=("OBJID", "NVOTE", "P_EL_DEBIASED", "P_CS_DEBIASED"),
+        comment=None,
+    )
     n_rows = len(table)
     table = table.drop_duplicates("OBJID", keep="first")
     logger.info("%s: %d rows, %d duplicates removed", path.name, n_rows, n_rows - len(table))

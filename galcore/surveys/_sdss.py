@@ -12,6 +12,7 @@ import pandas as pd
 from galcore.errors import CurationError
 from galcore.surveys._fits import as_float_image, celestial_wcs, read_hdus
 from galcore.surveys._images import SurveyImage
+from galcore.surveys._tables import read_table
 
 __all__ = ["PHOTOOBJ_COLUMNS", "decode_objid", "find_frames", "read_frame", "read_photoobj"]
 
@@ -61,13 +62,16 @@ def read_photoobj(path: Path) -> pd.DataFrame:
     Raises
     ------
     CurationError
-        If a column is missing, or the run/camcol/field columns disagree with the objid bits.
+        If the file is not a CSV table, lacks a column, holds no rows or a value that is not a
+        number (`read_table`), or the run/camcol/field columns disagree with the objid bits.
     """
-    table = pd.read_csv(path, skipinitialspace=True, comment="#")
-    missing = [name for name in PHOTOOBJ_COLUMNS if name not in table.columns]
-    if missing:
-        msg = f"{path}: missing PhotoObj columns {missing}; query {', '.join(PHOTOOBJ_COLUMNS)}"
-        raise CurationError(msg)
+    table = read_table(
+        path,
+        PHOTOOBJ_COLUMNS,
+        kind="PhotoObj table",
+        fix=f"query {', '.join(PHOTOOBJ_COLUMNS)}",
+        numeric=("objid", "ra", "dec", "run", "camcol", "field"),
+    )
     table = table.drop_duplicates("objid").set_index("objid")
     bits = decode_objid(table.index.to_numpy())
     for name in ("run", "camcol", "field"):

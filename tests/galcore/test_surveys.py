@@ -78,7 +78,7 @@ class TestGalaxyZoo:
     def test_missing_columns_are_named(self, tmp_path):
         path = tmp_path / "gz.csv"
         path.write_text("OBJID,RA,DEC\n1,00:00:00,00:00:00\n")
-        with pytest.raises(CurationError, match=r"missing Galaxy Zoo columns \['NVOTE'"):
+        with pytest.raises(CurationError, match=r"missing Galaxy Zoo table columns \['NVOTE'"):
             read_galaxy_zoo(path)
 
     def test_bad_coordinates_name_the_file(self, tmp_path):
@@ -127,7 +127,7 @@ class TestSdss:
     def test_photoobj_must_have_the_columns(self, tmp_path):
         path = tmp_path / "sdss_photoobj.csv"
         path.write_text("objid,ra,dec\n1,10,0\n")
-        with pytest.raises(CurationError, match=r"missing PhotoObj columns \['u', 'g'"):
+        with pytest.raises(CurationError, match=r"missing PhotoObj table columns \['u', 'g'"):
             read_photoobj(path)
 
     @pytest.mark.parametrize(
@@ -200,5 +200,47 @@ class TestDes:
         assert np.isnan(table.loc[5, "MAG_AUTO_I"])
         assert table.loc[5, "MAG_AUTO_R"] == 17.5
         path.write_text("COADD_OBJECT_ID,RA\n5,10\n")
-        with pytest.raises(CurationError, match=r"missing DES columns \['TILENAME'"):
+        with pytest.raises(CurationError, match=r"missing DES catalog columns \['TILENAME'"):
+            read_des_catalog(path)
+
+
+DES_HEADER = "COADD_OBJECT_ID,TILENAME,RA,DEC,MAG_AUTO_G,MAG_AUTO_R,MAG_AUTO_I,FLUX_RADIUS_R"
+PHOTOOBJ_HEADER = "objid,ra,dec,u,g,r,i,z,run,rerun,camcol,field,petroRad_r"
+
+
+class TestMalformedTables:
+    """Every malformed table is one line naming the file, the row or column, and the fix."""
+
+    @pytest.mark.parametrize(
+        ("reader", "header"),
+        [
+            pytest.param(read_des_catalog, DES_HEADER, id="des"),
+            pytest.param(read_photoobj, PHOTOOBJ_HEADER, id="photoobj"),
+            pytest.param(read_galaxy_zoo, GZ_HEADER, id="galaxy-zoo"),
+        ],
+    )
+    def test_a_header_without_rows(self, tmp_path, reader, header):
+        path = tmp_path / "table.csv"
+        path.write_text(header + "\n")
+        with pytest.raises(CurationError, match=r"table.csv: the .* holds no rows, only a header"):
+            reader(path)
+
+    def test_a_coordinate_that_is_not_a_number_names_its_line(self, tmp_path):
+        path = tmp_path / "des_dr1_main.csv"
+        rows = ["5,DES0040+0000,10,0,18,17.5,17,6.0", "6,DES0040+0000,ten,0,18,17.5,17,6.0"]
+        path.write_text("\n".join([DES_HEADER, *rows]) + "\n")
+        message = r"des_dr1_main.csv: DES catalog row 2 \(line 3\): RA 'ten' is not a number"
+        with pytest.raises(CurationError, match=message):
+            read_des_catalog(path)
+
+    def test_a_file_that_is_not_csv(self, tmp_path):
+        path = tmp_path / "sdss_photoobj.csv"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary")
+        with pytest.raises(CurationError, match="cannot read the PhotoObj table as a CSV table"):
+            read_photoobj(path)
+
+    def test_an_empty_file(self, tmp_path):
+        path = tmp_path / "des_dr1_main.csv"
+        path.write_text("")
+        with pytest.raises(CurationError, match="cannot read the DES catalog as a CSV table"):
             read_des_catalog(path)
