@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -29,7 +31,7 @@ from galcore.training import N_STAGES, PROFILES, build_model, freeze_for_stage
 from store import LABELS
 
 
-def _time_steps(step, steps: int, warmup: int) -> float:
+def _time_steps(step: Callable[[], object], steps: int, warmup: int) -> float:
     """Seconds per call of `step` after `warmup` calls; each call returns a host value."""
     for _ in range(warmup):
         step()
@@ -41,7 +43,8 @@ def _time_steps(step, steps: int, warmup: int) -> float:
 
 def _row(label: str, batch: int, seconds: float, train_images: int | None) -> str:
     epoch = "" if train_images is None else f"{train_images / batch * seconds / 60:10.1f}"
-    return f"| {label:<30} | {batch:5d} | {seconds * 1e3:9.1f} | {batch / seconds:9.0f} | {epoch:>10} |"
+    speed = f"{seconds * 1e3:9.1f} | {batch / seconds:9.0f}"
+    return f"| {label:<30} | {batch:5d} | {speed} | {epoch:>10} |"
 
 
 def main() -> None:
@@ -87,15 +90,13 @@ def main() -> None:
                     loss="categorical_crossentropy",
                     metrics=["accuracy"],
                 )
-                seconds = _time_steps(
-                    lambda: model.train_on_batch(images, labels), args.steps, args.warmup
-                )
+                step = partial(model.train_on_batch, images, labels)
+                seconds = _time_steps(step, args.steps, args.warmup)
                 print(_row(f"train stage {stage}, {policy}", batch, seconds, args.train_images))
         batch = args.inference_batch
         images = rng.integers(0, 256, (batch, size, size, 3)).astype("float32")
-        seconds = _time_steps(
-            lambda: model.predict_on_batch(images), max(3, args.steps // 3), args.warmup
-        )
+        step = partial(model.predict_on_batch, images)
+        seconds = _time_steps(step, max(3, args.steps // 3), args.warmup)
         print(_row(f"inference, {policy}", batch, seconds, None), flush=True)
 
 
