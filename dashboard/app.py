@@ -18,6 +18,7 @@ from pathlib import Path
 import panel as pn
 
 from dashboard.data_store import GalaxyStore
+from dashboard.notices import markdown_text, page_notices
 from dashboard.views import (
     DecisionsView,
     EmbeddingView,
@@ -70,7 +71,7 @@ def parse_workspace(argv: Sequence[str]) -> Path | None:
 
 
 def open_store(workspace: Path | None) -> GalaxyStore:
-    """Open the workspace's newest embedded run.
+    """Open the workspace's newest embedded run (or its newest run, or none yet).
 
     Parameters
     ----------
@@ -80,13 +81,13 @@ def open_store(workspace: Path | None) -> GalaxyStore:
     Returns
     -------
     GalaxyStore
-        The store, showing the newest run with an embedding.
+        The store, showing the newest run with an embedding; without one, the newest run with
+        predictions, else the newest run, else no run (the catalog's galaxies only).
 
     Raises
     ------
     StoreNotFoundError
-        If no workspace is given, or it has no catalog or no run with an embedding; the
-        message says which command to run.
+        If no workspace is given, or it has no catalog; the message says which command to run.
     """
     if workspace is None:
         msg = (
@@ -104,13 +105,19 @@ def open_store(workspace: Path | None) -> GalaxyStore:
     return GalaxyStore(workspace=ws)
 
 
-def build_app(store: GalaxyStore) -> pn.template.BootstrapTemplate:
+def build_app(
+    store: GalaxyStore, url_args: dict[str, list[bytes]] | None = None
+) -> pn.template.BootstrapTemplate:
     """Return the dashboard page of a store.
 
     Parameters
     ----------
     store
         The store the views share.
+    url_args
+        The query arguments of the page's link; by default the served session's. Each valid
+        one is applied to the store; the others, and a workspace without runs, get a warning
+        above the tabs (`dashboard.notices.page_notices`).
 
     Returns
     -------
@@ -121,6 +128,8 @@ def build_app(store: GalaxyStore) -> pn.template.BootstrapTemplate:
         parent) and *Retrain* (the next run as a background job). The template loads nothing
         from the internet.
     """
+    args = pn.state.session_args if url_args is None else url_args
+    notices = page_notices(store, args, URL_PARAMETERS)  # the link's values first
     views = pn.Tabs(
         ("Embedding", ProjectionView(store=store)),
         ("Sky", SkyView(store=store)),
@@ -141,7 +150,7 @@ def build_app(store: GalaxyStore) -> pn.template.BootstrapTemplate:
         sizing_mode="stretch_width",
     )
     return pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[store], main=[tabs], sidebar_width=_SIDEBAR_WIDTH
+        title=TITLE, sidebar=[store], main=[*notices, tabs], sidebar_width=_SIDEBAR_WIDTH
     )
 
 
@@ -159,7 +168,7 @@ def build_error_page(message: str) -> pn.template.BootstrapTemplate:
         The page.
     """
     return pn.template.BootstrapTemplate(
-        title=TITLE, main=[pn.pane.Alert(message, alert_type="warning")]
+        title=TITLE, main=[pn.pane.Alert(markdown_text(message), alert_type="warning")]
     )
 
 
@@ -172,6 +181,8 @@ def _serve() -> None:
     except StoreError as error:
         build_error_page(str(error)).servable()
         return
+    if pn.state.user:  # served with --basic-auth or OAuth: decisions carry the login name
+        store.param.update(reviewer=pn.state.user, signed_in=True)
     pn.state.location.sync(store, URL_PARAMETERS)
     build_app(store).servable()
 

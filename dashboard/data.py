@@ -7,7 +7,6 @@ rewritten catalog or embedding is read again. Plot objects are never cached acro
 
 from __future__ import annotations
 
-import getpass
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 
+from dashboard.run_state import run_predictions
 from store import (
     LABELS,
     NO_LABEL,
@@ -154,7 +154,7 @@ def load_objects(root: str, version: int) -> dict[str, np.ndarray]:
 
 
 @pn.cache(max_items=16)
-def load_predictions(root: str, run: str, version: int) -> dict[str, np.ndarray]:
+def load_predictions(root: str, run: str | None, version: int) -> dict[str, np.ndarray]:
     """Read a run's probabilities and embedding and derive the predicted class; cached.
 
     Parameters
@@ -162,23 +162,18 @@ def load_predictions(root: str, run: str, version: int) -> dict[str, np.ndarray]
     root
         The workspace folder.
     run
-        The run name.
+        The run name; None when the workspace has no run yet.
     version
         `data_version` of the run: part of the cache key.
 
     Returns
     -------
     dict of str to numpy.ndarray
-        Read-only ``probs`` (N, n_classes), ``embedding`` (N, 3), ``predicted`` (the class
-        index, `NO_LABEL` where there is no prediction) and ``valid`` (rows with both).
+        Read-only arrays of `dashboard.run_state.run_predictions`: ``probs``, ``embedding``
+        (NaN where the run lacks them), ``predicted``, ``valid`` and ``shown``.
     """
     logger.info("reading run %s of %s (version %d)", run, root, version)
-    stored = Workspace(Path(root)).catalog(mode="r").run(run)
-    probs, embedding = (stored.read(name) for name in _RUN_ARRAYS)
-    valid = np.isfinite(probs).all(axis=1) & np.isfinite(embedding).all(axis=1)
-    predicted = np.where(valid, np.argmax(np.nan_to_num(probs, nan=-1.0), axis=1), NO_LABEL)
-    arrays = {"probs": probs, "embedding": embedding, "predicted": predicted, "valid": valid}
-    return _read_only(arrays)
+    return _read_only(run_predictions(Workspace(Path(root)), run))
 
 
 def _names(codes: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
@@ -222,11 +217,11 @@ def select_frame(
         msg = f"survey must be {ALL_SURVEYS!r} or one of {', '.join(SURVEYS)}, got {survey!r}"
         raise ValueError(msg)
     predicted, label = predictions["predicted"], objects["label"]
-    keep = predictions["valid"] & (objects["status"] == 0)
+    keep = predictions.get("shown", predictions["valid"]) & (objects["status"] == 0)
     if survey != ALL_SURVEYS:
         keep &= objects["survey"] == SURVEYS.index(survey)
     if misclassified_only:
-        keep &= (label != NO_LABEL) & (label != predicted)
+        keep &= predictions["valid"] & (label != NO_LABEL) & (label != predicted)
     rows = np.flatnonzero(keep)
     x, y, z = predictions["embedding"][rows].T
     return {
@@ -382,11 +377,3 @@ def _galaxy(objects: dict[str, np.ndarray], predictions: dict[str, np.ndarray], 
         probs=tuple(float(p) for p in predictions["probs"][row]),
         predicted=int(predictions["predicted"][row]),
     )
-
-
-def _default_reviewer() -> str:
-    """Return the OS user name, the default reviewer."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "reviewer"

@@ -6,6 +6,7 @@ cached loaders of `dashboard.data`, re-exported here.
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
@@ -24,7 +25,6 @@ from dashboard.data import (
     REVIEW_STATES,
     Galaxy,
     _categorical,
-    _default_reviewer,
     _galaxy,
     data_version,
     embedded_runs,
@@ -35,12 +35,14 @@ from dashboard.data import (
     select_frame,
 )
 from dashboard.queues import LABELLED, QUEUES, decided_rows, make_queue
+from dashboard.run_state import default_run
 from store import (
     NO_LABEL,
     SURVEYS,
     Decision,
     Ledger,
-    StoreNotFoundError,
+    LedgerLockedError,
+    SchemaError,
     Workspace,
 )
 
@@ -63,6 +65,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+LEDGER_TIMEOUT = 5.0
+"""Seconds a decision waits for another program writing to the ledger before it is refused."""
+
 
 class GalaxyStore(Viewer):
     """The loaded run, the filters, the selected galaxy and the review actions.
@@ -80,9 +85,10 @@ class GalaxyStore(Viewer):
     Raises
     ------
     StoreNotFoundError
-        If the workspace has no catalog, or no run with an embedding.
+        If the workspace has no catalog. Without runs, or for a run without predictions or an
+        embedding, the store shows NaN for what is missing (`dashboard.run_state`).
     ValueError
-        If `run` names a run without an embedding, or `selected_row` is not a catalog row.
+        If `run` names no run of the workspace, or `selected_row` is not a catalog row.
 
     Examples
     --------
@@ -123,7 +129,8 @@ class GalaxyStore(Viewer):
         doc="The review queue that the thumbnail grid shows (see `dashboard.queues.QUEUES`).",
     )
     reviewer = param.String(
-        default=_default_reviewer(), doc="Who records the decisions (defaults to the OS user)."
+        default="",
+        doc="Who records the decisions: the signed-in user, else the name typed once per session.",
     )
     run = param.Selector(
         default=None, objects=[], doc="The run whose predictions and embedding are shown."
@@ -144,6 +151,10 @@ class GalaxyStore(Viewer):
         doc="Catalog rows chosen in a linked view (a box or lasso selection), sorted; every view"
         " that shows a selection shows these rows. Set it with `select_rows`.",
     )
+    signed_in = param.Boolean(
+        default=False,
+        doc="Whether `reviewer` is the user signed in to the server (then it cannot be typed).",
+    )
     survey = param.Selector(
         default=ALL_SURVEYS,
         objects=[ALL_SURVEYS, *SURVEYS],
@@ -158,21 +169,19 @@ class GalaxyStore(Viewer):
     def __init__(self, **params: Any) -> None:  # noqa: ANN401
         selection = {name: params.pop(name) for name in _SELECTION if name in params}
         super().__init__(**params)
-        runs = embedded_runs(self.workspace)
-        if not runs:
-            root = self.workspace.root
-            msg = (
-                f"no run with an embedding in {root}: run 'galcore predict' and 'galcore embed'"
-                f" on a trained run, or 'galcore demo --workspace {root}' for a demo"
-            )
-            raise StoreNotFoundError(msg)
+        runs = self.workspace.catalog(mode="r").runs()  # with or without predictions
         if self.run is not None and self.run not in runs:
-            msg = f"run must be one of the embedded runs ({', '.join(runs)}), got {self.run!r}"
+            msg = f"run must be one of the runs ({', '.join(runs) or 'none'}), got {self.run!r}"
             raise ValueError(msg)
-        self._ledger = self.workspace.ledger()
+        self._ledger = Ledger(self.workspace.ledger_path, timeout=LEDGER_TIMEOUT)
+        self.undoable: list[tuple[np.ndarray, list[int]]] = []
+        """This session's decisions, oldest first, as (catalog rows, ledger ids): what Undo
+        retracts, whichever view recorded them."""
         with param.parameterized.discard_events(self):
             self.param.run.objects = runs
-            self.run = self.run or runs[-1]
+            if runs:  # none: no run is shown (setting None would offer it as a run)
+                self.run = self.run or default_run(self.workspace, runs)
+        self.param.run.check_on_set = True  # an unknown run (e.g. from the URL) is refused
         self.param.selected_row.bounds = (0, len(self._objects["object_id"]) - 1)
         self.ledger_state = self._ledger.state()
         self._on_filters()
@@ -194,14 +203,14 @@ class GalaxyStore(Viewer):
         self.selection = rows
 
     def refresh_runs(self) -> list[str]:
-        """Offer the runs that have an embedding now (e.g. one a retraining job just made).
+        """Offer the workspace's runs now (e.g. one a retraining job just made).
 
         Returns
         -------
         list of str
-            The embedded runs, oldest first; the shown run stays as it is.
+            The runs, oldest first; the shown run stays as it is.
         """
-        runs = embedded_runs(self.workspace)
+        runs = self.workspace.catalog(mode="r").runs()
         self.param.run.objects = runs
         return runs
 
@@ -211,8 +220,14 @@ class GalaxyStore(Viewer):
         return self._ledger
 
     def refresh_ledger(self) -> None:
-        """Read the ledger's state again, so that views show what other reviewers decided."""
-        self.ledger_state = self._ledger.state()
+        """Read the ledger's state again, so that views show what other reviewers decided.
+
+        A ledger locked by another program keeps the state read last (the next call tries again).
+        """
+        try:
+            self.ledger_state = self._ledger.state()
+        except LedgerLockedError:
+            logger.info("the review ledger is busy; its state is read again later")
 
     def queue_frame(self, name: str | None = None, **options: Any) -> dict[str, np.ndarray]:  # noqa: ANN401
         """Return a review queue of the run, without decided galaxies if they are hidden.
@@ -286,10 +301,11 @@ class GalaxyStore(Viewer):
             object_ids.tolist(),
             decision,
             labels=labels,
-            reviewer=self.reviewer,
+            reviewer=self._reviewer(),
             run=self.run,
             reason=reason,
         )
+        self.undoable.append((rows, ids))
         self.ledger_state = max(ids)
         return ids
 
@@ -317,7 +333,7 @@ class GalaxyStore(Viewer):
         ids = self._ledger.record_decisions(
             object_ids.tolist(),
             "retract",
-            reviewer=self.reviewer,
+            reviewer=self._reviewer(),
             run=self.run,
             retracts=decision_ids,
         )
@@ -417,8 +433,9 @@ class GalaxyStore(Viewer):
         elif decision == "relabel" and label is None:
             label = 1 - galaxy.predicted
         decision_id = self._ledger.record_decision(
-            galaxy.object_id, decision, label=label, reviewer=self.reviewer, run=self.run
+            galaxy.object_id, decision, label=label, reviewer=self._reviewer(), run=self.run
         )
+        self.undoable.append((np.array([galaxy.row], dtype=np.int64), [decision_id]))
         self.ledger_state = decision_id
         return decision_id
 
@@ -459,16 +476,41 @@ class GalaxyStore(Viewer):
         if self.selected_row not in rows:
             self.selected_row = rows[0] if rows else None
 
+    def _reviewer(self) -> str:
+        """Return the reviewer's name; raise SchemaError if none was given yet."""
+        if not self.reviewer.strip():
+            msg = (
+                "reviewer must name who decided: type your name under 'Reviewer' first"
+                " (it is recorded with every decision)"
+            )
+            raise SchemaError(msg)
+        return self.reviewer
+
+    def _reviewer_widget(self) -> pn.viewable.Viewable:
+        """Return who reviews: the signed-in user with a log-out link, or a name to type."""
+        if self.signed_in:
+            name = html.escape(self.reviewer)
+            return pn.pane.HTML(
+                f"Reviewer: <b>{name}</b> (signed in) · <a href='logout'>Log out</a>"
+            )
+        return pn.widgets.TextInput.from_param(
+            self.param.reviewer,
+            name="Reviewer",
+            placeholder="your name, recorded with each decision",
+            sizing_mode="stretch_width",
+        )
+
     @param.depends("misclassified_only", "run", "survey")
     def _count_text(self) -> str:
         """Say how many galaxies are shown."""
-        total = int(self._predictions["valid"].sum())
+        total = int((self._predictions["shown"] & (self._objects["status"] == 0)).sum())
         return f"**{self.count}** of {total} galaxies shown"
 
     def __panel__(self) -> pn.viewable.Viewable:
         """Return the filter widgets and the count."""
         stretch = {"sizing_mode": "stretch_width"}
         return pn.Column(
+            self._reviewer_widget(),
             pn.widgets.Select.from_param(self.param.run, **stretch),
             pn.widgets.RadioButtonGroup.from_param(self.param.survey, **stretch),
             pn.widgets.Checkbox.from_param(self.param.misclassified_only),

@@ -66,6 +66,22 @@ class ThumbnailHandler(RequestHandler):
         """Keep the workspace given in the route's keyword arguments."""
         self.workspace = workspace
 
+    async def prepare(self) -> None:
+        """Refuse a request from a browser that has not signed in, when the server asks to.
+
+        Under ``panel serve --basic-auth`` or OAuth, Bokeh's application holds the provider
+        that knows the signed-in user; a server without one serves everyone.
+        """
+        provider = getattr(self.application, "auth_provider", None)
+        if provider is None or (provider.get_user is None and provider.get_user_async is None):
+            return
+        if provider.get_user is not None:
+            user = provider.get_user(self)
+        else:
+            user = await provider.get_user_async(self)
+        if not user:
+            raise HTTPError(403, "sign in to the dashboard first")
+
     def compute_etag(self) -> None:
         """Send no body hash: only images get an entity tag, the one `get` builds."""
 

@@ -10,6 +10,7 @@ __all__ = [
     "MissingInputError",
     "NotFittedError",
     "OffFrameError",
+    "ServeError",
     "SkyError",
     "TrainingError",
     "UnreadableFileError",
@@ -54,6 +55,10 @@ class UnreadableFileError(CurationError):
 
 class TrainingError(GalcoreError, ValueError):
     """A run cannot be trained, predicted or evaluated as asked."""
+
+
+class ServeError(GalcoreError, ValueError):
+    """The dashboard cannot be served as asked (e.g. unreadable logins)."""
 
 
 class NotFittedError(GalcoreError, AttributeError):

@@ -26,7 +26,7 @@ from store._ledger_decisions import (
 from store.errors import SchemaError
 from store.schema import utc_now
 
-__all__ = ["DECISIONS", "Decision", "DecisionCounts", "Ledger"]
+__all__ = ["DECISIONS", "Decision", "DecisionCounts", "Ledger", "check_text"]
 
 _COLUMNS = ", ".join(Decision._fields)
 _INSERT = (

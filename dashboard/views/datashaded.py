@@ -133,7 +133,7 @@ def make_scatter_plot(
         names = table[color_by].cat.categories
         key = {name: COLOURS.get(name, COLOURS[NO_LABEL_NAME]) for name in names}
         shading = {"aggregator": ds.count_cat(color_by), "color_key": key}
-    if len(table):
+    if table[[x, y]].notna().all(axis=1).any():  # none placed: a run without an embedding
         points = hv.Points(table, kdims=dims, vdims=[color_by])
         image = datashade(
             points,

@@ -17,6 +17,7 @@ import param
 import plotly.graph_objects as go
 
 from dashboard.data_store import COLOR_COLUMNS, NO_LABEL_NAME
+from dashboard.notices import missing_alert
 from dashboard.views.base import View
 from dashboard.views.datashaded import (
     AXIS_LABELS,
@@ -281,9 +282,10 @@ class EmbeddingView(View):
         self.store.param.watch(self._on_ledger_state, "ledger_state")
 
     def _figure(self) -> go.Figure:
-        """Draw the store's rows."""
+        """Draw the store's rows (none when the run has no embedding)."""
+        points = self.store.points
         return make_embedding_figure(
-            self.store.points,
+            points if points["x"].notna().any() else points.iloc[:0],
             color_by=self.store.color_by,
             selection=self.store.selection,
             selected_row=self.store.selected_row,
@@ -305,8 +307,8 @@ class EmbeddingView(View):
             self.store.selected_row = int(points[0]["customdata"])
 
     def __panel__(self) -> pn.viewable.Viewable:
-        """Return the plot."""
-        return self._plot
+        """Return the plot, under a warning while the run has no embedding."""
+        return pn.Column(missing_alert(self.store, "embedding"), self._plot)
 
 
 class ProjectionView(ScatterView):
@@ -345,3 +347,7 @@ class ProjectionView(ScatterView):
         """Return the projection buttons and the base controls."""
         buttons = pn.widgets.RadioButtonGroup.from_param(self.param.projection)
         return [buttons, *super()._controls()]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        """Return the controls, plot and legend, under a warning while there is no embedding."""
+        return pn.Column(missing_alert(self.store, "embedding"), super().__panel__())

@@ -6,9 +6,10 @@ import panel as pn
 import param
 
 from dashboard.data_store import Galaxy
-from dashboard.thumbnails import thumbnail_png
+from dashboard.notices import image_problem, markdown_text
+from dashboard.thumbnails import ImageUnavailableError, placeholder_png, thumbnail_png
 from dashboard.views.base import View
-from store import LABELS
+from store import LABELS, NO_LABEL
 
 __all__ = ["GalaxyView", "make_galaxy_markdown"]
 
@@ -39,6 +40,9 @@ def make_galaxy_markdown(galaxy: Galaxy | None) -> str:
     if galaxy is None:
         return NOTHING_SELECTED
     probs = " / ".join(f"P({name}) {p:.3f}" for name, p in zip(LABELS, galaxy.probs, strict=True))
+    predicted = f"**{galaxy.predicted_name}** ({probs})"
+    if galaxy.predicted == NO_LABEL:
+        predicted = "none: no prediction in this run"
     return "\n".join(
         [
             f"### {galaxy.survey.upper()} {galaxy.object_id}",
@@ -46,7 +50,7 @@ def make_galaxy_markdown(galaxy: Galaxy | None) -> str:
             "| | |",
             "|---|---|",
             f"| RA, Dec | {galaxy.ra:.5f}, {galaxy.dec:+.5f} |",
-            f"| Predicted | **{galaxy.predicted_name}** ({probs}) |",
+            f"| Predicted | {predicted} |",
             f"| Galaxy Zoo | P_EL {galaxy.gz_p_el:.3f}, P_CS {galaxy.gz_p_cs:.3f},"
             f" NVOTE {galaxy.gz_nvote}, label **{galaxy.label}** |",
             f"| Sets | {', '.join(galaxy.sets) or 'none'} |",
@@ -60,14 +64,19 @@ class GalaxyView(View):
 
     @param.depends("store.selected_row")
     def _thumbnail(self) -> bytes | None:
-        """Render the selected galaxy's stored image."""
+        """Render the selected galaxy's stored image (a placeholder if it cannot be read)."""
         row = self.store.selected_row
-        return None if row is None else thumbnail_png(self.store.workspace, row)
+        try:
+            return None if row is None else thumbnail_png(self.store.workspace, row)
+        except ImageUnavailableError:  # `_details` says why
+            return placeholder_png(THUMBNAIL_SIZE)
 
     @param.depends("store.run", "store.selected_row")
     def _details(self) -> str:
-        """Describe the selected galaxy."""
-        return make_galaxy_markdown(self.store.galaxy)
+        """Describe the selected galaxy; say so if its image cannot be read."""
+        galaxy = self.store.galaxy
+        problem = image_problem(self.store.workspace, galaxy)
+        return make_galaxy_markdown(galaxy) + (f"\n\n> {markdown_text(problem)}" if problem else "")
 
     def __panel__(self) -> pn.viewable.Viewable:
         """Return the thumbnail above the details."""

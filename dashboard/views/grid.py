@@ -34,10 +34,11 @@ import param
 from panel.custom import JSComponent
 
 from dashboard.data_store import data_version
+from dashboard.notices import decision_problem, missing_alert
 from dashboard.queues import DEFAULT_THRESHOLD, DEFAULT_TOP, LABELLED, QUEUES, undecided_rows
 from dashboard.routes import thumbnail_url
 from dashboard.views.base import View
-from store import LABELS, NO_LABEL, SURVEYS, Decision, SchemaError
+from store import LABELS, NO_LABEL, SURVEYS, Decision, LedgerLockedError, SchemaError
 
 __all__ = [
     "PAGE_SIZES",
@@ -298,7 +299,7 @@ class GridView(View):
 
     def __init__(self, **params: Any) -> None:  # noqa: ANN401
         super().__init__(**params)
-        self._actions: list[tuple[np.ndarray, list[int]]] = []
+        self._actions = self.store.undoable  # the galaxy panel's decisions are undone here too
         self._grid = ThumbnailGrid(
             shortcut_keys=list(SHORTCUTS), stylesheets=[_CSS], sizing_mode="stretch_width"
         )
@@ -341,16 +342,15 @@ class GridView(View):
         try:
             rows = self._target_rows(decision, target)
             ids = self.store.decide_rows(rows, decision, reason=self.reason)
-        except (ValueError, SchemaError) as error:
-            self._say(str(error), "danger")
+        except (ValueError, SchemaError, LedgerLockedError) as error:
+            self._say(decision_problem(error, decision), "danger")
             return []
-        self._actions.append((rows, ids))
         self.reason = ""
         self._say(f"{_PAST[decision]}: {_count(len(ids), 'galaxy')} ({TARGETS[target].lower()}).")
         return ids
 
     def undo(self) -> list[int]:
-        """Retract the decisions of the last action not undone yet.
+        """Retract the decisions of the session's last action not undone yet (any view's).
 
         Returns
         -------
@@ -363,8 +363,10 @@ class GridView(View):
         rows, ids = self._actions.pop()
         try:
             retractions = self.store.retract(rows, ids)
-        except SchemaError as error:
-            self._say(str(error), "danger")
+        except (SchemaError, LedgerLockedError) as error:
+            if isinstance(error, LedgerLockedError):
+                self._actions.append((rows, ids))  # not undone: Undo can try it again
+            self._say(decision_problem(error, "undo"), "danger")
             return []
         self._say(f"Undone: retracted {_count(len(retractions), 'decision')}.")
         return retractions
@@ -478,6 +480,7 @@ class GridView(View):
                 ),
             ),
             pn.pane.Markdown(self._description),
+            missing_alert(self.store, "probs"),
             pn.Row(previous, self._page_text, following),
             self._grid,
             pn.Row(

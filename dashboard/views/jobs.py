@@ -22,6 +22,8 @@ from dashboard.jobs import (
     log_tail,
     start_job,
 )
+from dashboard.notices import markdown_text
+from dashboard.run_state import no_run_message
 from dashboard.views.base import View
 
 __all__ = ["POLL_MS", "JobsView", "make_job_html", "make_log_html"]
@@ -110,10 +112,14 @@ class JobsView(View):
 
     def start(self) -> None:
         """Start a job from the store's run, or show why it cannot start."""
+        if self.store.run is None:  # nothing to retrain from yet
+            message = markdown_text(no_run_message(self.store.workspace))
+            self._error.param.update(object=message, visible=True)
+            return
         try:
             start_job(self.store.workspace, self.store.run, self.new_run, top=self.top)
         except JobError as error:
-            self._error.object = str(error)
+            self._error.object = html.escape(str(error), quote=False)  # quotes the run name
             self._error.visible = True
         else:
             self._error.visible = False

@@ -16,6 +16,8 @@ import panel as pn
 import param
 from bokeh.models import NumberFormatter
 
+from dashboard.notices import markdown_text
+from dashboard.run_state import no_run_message
 from dashboard.views.base import View
 from galcore.evaluation import set_label
 from galcore.plots import confidence_plot, roc_plot
@@ -147,6 +149,8 @@ class MetricsView(View):
     def _content(self) -> pn.viewable.Viewable:
         """Return the messages, the table and the figures of the run and its parent."""
         workspace = self.store.workspace
+        if self.store.run is None:
+            return pn.pane.Alert(markdown_text(no_run_message(workspace)), alert_type="warning")
         try:
             stored = _stored_metrics(workspace, runs_to_compare(workspace, self.store.run))
         except StoreNotFoundError as error:

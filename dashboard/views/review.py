@@ -9,8 +9,9 @@ from typing import Any
 import panel as pn
 import param
 
+from dashboard.notices import decision_problem
 from dashboard.views.base import View
-from store import LABELS, Decision
+from store import LABELS, Decision, LedgerLockedError
 
 __all__ = ["ReviewView", "make_history_markdown", "make_status_line"]
 
@@ -105,8 +106,9 @@ class ReviewView(View):
         """Record a decision, or show why it could not be recorded."""
         try:
             self.store.decide(decision)
-        except ValueError as error:
-            self._error.object = str(error)
+        except (ValueError, LedgerLockedError) as error:
+            # The message may quote what a person typed (a refused reviewer name): as text.
+            self._error.object = html.escape(decision_problem(error, decision), quote=False)
             self._error.visible = True
         else:
             self._error.visible = False
@@ -118,7 +120,6 @@ class ReviewView(View):
         approve.on_click(lambda _: self._decide("approve"))
         relabel.on_click(lambda _: self._decide("relabel"))
         return pn.Column(
-            pn.widgets.TextInput.from_param(self.store.param.reviewer),
             pn.Row(approve, relabel),
             pn.pane.Markdown(self._status),
             self._error,

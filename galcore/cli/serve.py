@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 from galcore.cli._common import add_workspace, command_parser
+from galcore.errors import ServeError
 
-__all__ = ["serve_command", "serve_command_parser"]
+__all__ = ["check_credentials", "serve_command", "serve_command_parser"]
+
+_SECRET_VARIABLE = "PANEL_COOKIE_SECRET"  # noqa: S105 (a name, not a secret)
+_OAUTH_VARIABLES = ("PANEL_OAUTH_KEY", "PANEL_OAUTH_SECRET")
 
 
 def serve_command_parser(
@@ -42,6 +48,19 @@ def serve_command_parser(
         " this machine (repeatable; ADDRESS:PORT and localhost:PORT are always accepted)",
     )
     parser.add_argument(
+        "--basic-auth",
+        type=Path,
+        metavar="FILE",
+        help='ask for a login: FILE is JSON {"name": "password", ...}; each decision'
+        " is recorded under the login name (else each browser types a name once)",
+    )
+    parser.add_argument(
+        "--oauth-provider",
+        metavar="NAME",
+        help="sign in through Panel's OAuth provider NAME (github, google, azure, ...), with"
+        " PANEL_OAUTH_KEY and PANEL_OAUTH_SECRET set in the environment",
+    )
+    parser.add_argument(
         "--show",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -66,8 +85,79 @@ def _panel_serve(args: argparse.Namespace) -> list[str]:
     default_origins = [f"{host}:{args.port}" for host in (args.address, "localhost")]
     for origin in dict.fromkeys([*default_origins, *args.allow_websocket_origin]):
         command += ["--allow-websocket-origin", origin]
+    if args.basic_auth is not None:
+        command += ["--basic-auth", str(args.basic_auth.resolve())]
+    if args.oauth_provider is not None:
+        command += ["--oauth-provider", args.oauth_provider]
     workspace = str(args.workspace.resolve())
     return [*command, *(["--show"] if args.show else []), "--args", "--workspace", workspace]
+
+
+def _login_environment(args: argparse.Namespace) -> dict[str, str]:
+    """Return the environment a login needs, checking the credentials first.
+
+    Signed cookies need a secret: ``PANEL_COOKIE_SECRET`` from the environment (logins then
+    outlive a restart) or a random one (everyone signs in again after a restart). It travels
+    in the environment, never on the command line where other users of the machine see it.
+    """
+    if args.basic_auth is None and args.oauth_provider is None:
+        return {}
+    if args.basic_auth is not None and args.oauth_provider is not None:
+        msg = "choose one way to sign in: --basic-auth or --oauth-provider, not both"
+        raise ServeError(msg)
+    if args.basic_auth is not None:
+        check_credentials(args.basic_auth)
+    missing = [name for name in _OAUTH_VARIABLES if not os.environ.get(name)]
+    if args.oauth_provider is not None and missing:
+        msg = f"--oauth-provider {args.oauth_provider} needs {' and '.join(missing)} set"
+        raise ServeError(msg)
+    secret = os.environ.get(_SECRET_VARIABLE) or secrets.token_urlsafe(32)
+    return {_SECRET_VARIABLE: secret}
+
+
+def check_credentials(path: Path) -> dict[str, str]:
+    """Read a `--basic-auth` file and return its logins; raise ServeError naming what is wrong.
+
+    Parameters
+    ----------
+    path
+        A JSON file holding one object: login name -> password (both non-empty text).
+
+    Returns
+    -------
+    dict
+        The logins.
+
+    Raises
+    ------
+    ServeError
+        If the file cannot be read, is not such an object, or a name could not be recorded
+        as a reviewer (`store.ledger.check_text`).
+    """
+    from store import SchemaError  # imported here: the store loads NumPy and zarr
+    from store.ledger import check_text
+
+    try:
+        logins = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        msg = f"cannot read the logins in {path}: {error}"
+        raise ServeError(msg) from error
+    expected = 'write it as {"name": "password", ...}'
+    if not isinstance(logins, dict) or not logins:
+        msg = f"{path} holds no logins: {expected}"
+        raise ServeError(msg)
+    for name, password in logins.items():
+        if not (isinstance(password, str) and password):
+            msg = f"login {name!r} in {path} has no password: {expected}"
+            raise ServeError(msg)
+        try:
+            check_text(name, "")
+        except SchemaError as error:
+            msg = f"login {name!r} in {path} cannot name a reviewer: {error}"
+            raise ServeError(msg) from error
+    if path.stat().st_mode & 0o077:
+        print(f"warning: {path} can be read by other users of this machine (chmod 600 {path})")
+    return logins
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -87,14 +177,17 @@ def serve_command(args: argparse.Namespace) -> int:
     ------
     StoreNotFoundError
         If the workspace has no catalog.
+    ServeError
+        If the logins cannot be used (see `check_credentials`).
     """
     from dashboard.routes import WORKSPACE_VARIABLE  # imported here: they load Panel and zarr
     from store import Workspace
 
     Workspace(args.workspace).catalog(mode="r")
+    login = _login_environment(args)
     print(f"Serving the dashboard of {args.workspace} at http://{args.address}:{args.port}/app")
     print("Press Ctrl+C to stop.", flush=True)
-    env = {**os.environ, WORKSPACE_VARIABLE: str(args.workspace.resolve())}
+    env = {**os.environ, WORKSPACE_VARIABLE: str(args.workspace.resolve()), **login}
     try:
         return subprocess.run(_panel_serve(args), check=False, env=env).returncode
     except KeyboardInterrupt:

@@ -30,10 +30,15 @@ def write_run(workspace: Workspace, name: str, *, created: str, embed: bool, see
         run.write("embedding", embedding)
 
 
+def add_review_runs(workspace: Workspace) -> Workspace:
+    """Write runs r0 and r1 (embedded, r1 newest) and r2 (no embedding yet); return `workspace`."""
+    write_run(workspace, "r0", created="2024-01-01T00:00:00+00:00", embed=True, seed=1)
+    write_run(workspace, "r1", created="2024-02-01T00:00:00+00:00", embed=True, seed=2)
+    write_run(workspace, "r2", created="2024-03-01T00:00:00+00:00", embed=False, seed=3)
+    return workspace
+
+
 @pytest.fixture
 def review_workspace(toy_workspace: Workspace) -> Workspace:
     """The toy workspace with runs r0 and r1 (embedded, r1 newest) and r2 (no embedding yet)."""
-    write_run(toy_workspace, "r0", created="2024-01-01T00:00:00+00:00", embed=True, seed=1)
-    write_run(toy_workspace, "r1", created="2024-02-01T00:00:00+00:00", embed=True, seed=2)
-    write_run(toy_workspace, "r2", created="2024-03-01T00:00:00+00:00", embed=False, seed=3)
-    return toy_workspace
+    return add_review_runs(toy_workspace)

@@ -8,16 +8,11 @@ and presses the button (a 3-D click fires on mouse-down, picked from the hovered
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -30,19 +25,18 @@ from dashboard.routes import WORKSPACE_VARIABLE
 from dashboard.views.embedding import COLOURS
 from galcore.cli.serve import serve_command, serve_command_parser
 from store import StoreNotFoundError, Workspace
+from tests.dashboard.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    TIMEOUT_MS,
+    free_port,
+    galcore_serve,
+    panel_serve,
+    serving,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "build" / "test-artifacts"  # ignored by git
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-unsafe-swiftshader",
-]
-TIMEOUT_MS = 30_000
-SERVER_START_S = 60
 HOVER_S = 3.0
 HOVER_ID = re.compile(r"(sdss|des) (\d+)")
 
@@ -89,57 +83,6 @@ class TestServeCommand:
         ):
             serve_command(args)
         run.assert_not_called()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(process: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}: {log.read_text()}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return
-        time.sleep(0.2)
-    pytest.fail(f"the server did not listen on port {port} within {SERVER_START_S} s")
-
-
-@contextlib.contextmanager
-def _serving(command: list[str], port: int, log: Path, *, cwd: Path = ROOT) -> Iterator[str]:
-    """Run a server command in its own process group, logging to `log`; stop the group after."""
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        _wait_for_port(process, port, log)
-        yield f"http://127.0.0.1:{port}/app"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-def _panel_serve(workspace: Workspace, port: int) -> list[str]:
-    return [
-        *[sys.executable, "-m", "panel", "serve", "dashboard/app.py"],
-        *["--port", str(port), "--address", "127.0.0.1"],
-        *["--allow-websocket-origin", f"127.0.0.1:{port}"],
-        *["--args", "--workspace", str(workspace.root)],
-    ]
-
-
-def _galcore_serve(workspace: Workspace, port: int) -> list[str]:
-    galcore = Path(sys.executable).parent / "galcore"
-    return [galcore, "serve", "--workspace", str(workspace.root), "--port", str(port)]
 
 
 def _marker_pixels(page: Page, colour: str) -> list[tuple[float, float]]:
@@ -230,12 +173,12 @@ def _review_a_point(page: Page, workspace: Workspace) -> int:
 @pytest.mark.ui
 @pytest.mark.timeout(180)
 def test_review_in_the_browser(review_workspace, tmp_path):
-    port = _free_port()
+    port = free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
             tmp_path / "chromium-profile",
-            executable_path="/usr/bin/chromium",
+            executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 900},
@@ -244,14 +187,14 @@ def test_review_in_the_browser(review_workspace, tmp_path):
         page.set_default_timeout(TIMEOUT_MS)
         page.set_default_navigation_timeout(TIMEOUT_MS)
         try:
-            panel_serve = _panel_serve(review_workspace, port)
-            with _serving(panel_serve, port, tmp_path / "panel-serve.log") as url:
+            command = panel_serve(review_workspace, port)
+            with serving(command, port, tmp_path / "panel-serve.log") as url:
                 page.goto(url)
                 row = _review_a_point(page, review_workspace)
                 page.screenshot(path=ARTIFACTS / "dashboard.png")
-            galcore_serve = _galcore_serve(review_workspace, port)
+            command = galcore_serve(review_workspace, port)
             log = tmp_path / "galcore-serve.log"
-            with _serving(galcore_serve, port, log, cwd=tmp_path) as url:  # not the repository
+            with serving(command, port, log, cwd=tmp_path) as url:  # not the repository
                 page.goto(f"{url}?row={row}")
                 page.get_by_text("approved").first.wait_for(timeout=TIMEOUT_MS)
                 page.get_by_text("ui-tester").first.wait_for(timeout=TIMEOUT_MS)

@@ -61,7 +61,7 @@ class TestLoaders:
 class TestInit:
     def test_newest_embedded_run_is_shown(self, store):
         assert store.run == "r1"
-        assert store.param.run.objects == ["r0", "r1"]
+        assert store.param.run.objects == ["r0", "r1", "r2"]  # r2 has no embedding yet
         assert store.survey == ALL_SURVEYS
         assert store.selected_row is None
         assert store.selected_ids == []
@@ -69,15 +69,12 @@ class TestInit:
     def test_run_can_be_chosen(self, review_workspace):
         assert GalaxyStore(workspace=review_workspace, run="r0").run == "r0"
 
-    def test_run_without_embedding_is_refused(self, review_workspace):
-        with pytest.raises(ValueError, match=r"run must be one of the embedded runs \(r0, r1\)"):
-            GalaxyStore(workspace=review_workspace, run="r2")
+    def test_unknown_run_is_refused(self, review_workspace):
+        with pytest.raises(ValueError, match=r"run must be one of the runs \(r0, r1, r2\)"):
+            GalaxyStore(workspace=review_workspace, run="r9")
 
-    def test_workspace_without_embedded_run(self, toy_workspace):
-        with pytest.raises(
-            StoreNotFoundError, match="no run with an embedding .*'galcore demo --workspace "
-        ):
-            GalaxyStore(workspace=toy_workspace)
+    def test_workspace_without_runs_shows_no_run(self, toy_workspace):
+        assert GalaxyStore(workspace=toy_workspace).run is None  # see test_bad_input.py
 
     def test_workspace_without_catalog(self, tmp_path):
         with pytest.raises(StoreNotFoundError, match="no catalog"):
@@ -211,7 +208,7 @@ class TestDecide:
 
 def test_history_follows_the_run_written(review_workspace):
     write_run(review_workspace, "r3", created="2024-04-01T00:00:00+00:00", embed=True, seed=4)
-    store = GalaxyStore(workspace=review_workspace, selected_row=2)
+    store = GalaxyStore(workspace=review_workspace, selected_row=2, reviewer="ana")
     store.decide("approve")
     store.run = "r0"
     store.decide("relabel")

@@ -98,7 +98,7 @@ class TestDecisionsView:
     def test_filter_choices_come_from_the_ledger(self, decided):
         view = DecisionsView(store=decided)
         assert view.param.reviewer.objects == [ALL, HOSTILE, "ana", "bo"]
-        assert view.param.run.objects == [ALL, "r0", "r1"]
+        assert view.param.run.objects == [ALL, "r0", "r1", "r2"]
         assert view.param.decision.objects == [ALL, *DECISIONS]
 
     @pytest.mark.parametrize(

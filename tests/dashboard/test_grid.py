@@ -226,6 +226,15 @@ class TestUndo:
         assert view.undo() == []
         assert view._message.object == "Nothing to undo."
 
+    def test_undo_retracts_the_galaxy_panels_decision_too(self, view, store):
+        store.selected_row = 5
+        decided = store.decide("approve")  # the galaxy panel's Approve
+        (retraction,) = view.undo()
+        assert store.ledger.history(int(store.galaxy.object_id))[-1].retracts == decided
+        assert retraction > decided
+        assert store.ledger.current() == {}
+        assert view.undo() == []
+
     def test_undo_of_a_decision_retracted_elsewhere(self, view, store):
         view.press("A")
         last = store.ledger.table()[0]

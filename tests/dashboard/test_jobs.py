@@ -98,6 +98,13 @@ class TestValidateRunName:
         assert view._error.object == "run 'r1' exists already: choose another name"
         assert job_status(review_workspace) is None
 
+    def test_the_view_shows_a_refused_name_as_text(self, review_workspace):
+        name = "<img src=x onerror=alert(1)>"
+        view = JobsView(store=GalaxyStore(workspace=review_workspace, reviewer="ana"), new_run=name)
+        view.start()
+        assert view._error.object.startswith("run name '&lt;img src=x onerror=alert(1)&gt;' is")
+        assert job_status(review_workspace) is None
+
     def test_start_refuses_a_bad_name_or_top_without_locking(self, review_workspace):
         for run, top in (("r1", 10), ("r3", -1)):
             with pytest.raises(JobError):
@@ -231,7 +238,7 @@ class TestRealJobs:
         assert "<b>Failed</b>" in view._status.object
         assert "has no &#x27;train_index&#x27; array yet" in view._status.object
         assert (view._show.visible, view._start.disabled) == (False, False)
-        assert (store.run, store.param.run.objects) == ("r0", ["r0", "r1"])
+        assert (store.run, store.param.run.objects) == ("r0", ["r0", "r1", "r2"])
 
 
 @pytest.fixture

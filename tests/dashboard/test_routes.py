@@ -33,7 +33,7 @@ from dashboard.routes import (
 from dashboard.thumbnails import placeholder_png
 from store import Workspace
 from tests.conftest import TOY_SIZE, make_toy_workspace
-from tests.dashboard.test_browser import _free_port, _galcore_serve, _serving
+from tests.dashboard import browser
 from tests.dashboard.test_thumbnails import chunk_file
 
 FACTOR = DEFAULT_SIZE // TOY_SIZE
@@ -211,10 +211,10 @@ class TestUnavailable:
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_galcore_serve_serves_thumbnails(toy_workspace, tmp_path):
-    port = _free_port()
-    command = _galcore_serve(toy_workspace, port)
+    port = browser.free_port()
+    command = browser.galcore_serve(toy_workspace, port)
     with (
-        _serving(command, port, tmp_path / "galcore-serve.log", cwd=tmp_path),
+        browser.serving(command, port, tmp_path / "galcore-serve.log", cwd=tmp_path),
         urllib.request.urlopen(f"http://127.0.0.1:{port}/thumb/3.png", timeout=30) as reply,
     ):
         assert reply.headers["Content-Type"] == "image/png"

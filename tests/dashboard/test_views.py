@@ -134,6 +134,14 @@ class TestReviewView:
         self._buttons(view)["Approve"].clicks += 1
         assert not view._error.visible
 
+    def test_a_refused_name_is_shown_as_text(self, store):
+        view = ReviewView(store=store)
+        store.param.update(selected_row=1, reviewer="<img src=x onerror=alert(1)>" + "x" * 100)
+        self._buttons(view)["Approve"].clicks += 1
+        assert "reviewer must be at most" in view._error.object
+        assert "&lt;img src=x onerror=alert(1)&gt;" in view._error.object
+        assert "<img" not in view._error.object
+
     def test_status_without_selection(self, store):
         assert ReviewView(store=store)._status() == ""
         store.selected_row = 1
