@@ -81,7 +81,9 @@ def _panel_serve(args: argparse.Namespace) -> list[str]:
     """Return the `panel serve` command line that serves the dashboard app."""
     app = DASHBOARD_APP
     command = [sys.executable, "-m", "panel", "serve", str(app), "--port", str(args.port)]
-    command += ["--address", args.address, "--plugins", DASHBOARD_ROUTES]
+    # --warm runs the app once at start-up, so datashader's compilation (seconds) is not
+    # paid by the first visitor.
+    command += ["--address", args.address, "--plugins", DASHBOARD_ROUTES, "--warm"]
     default_origins = [f"{host}:{args.port}" for host in (args.address, "localhost")]
     for origin in dict.fromkeys([*default_origins, *args.allow_websocket_origin]):
         command += ["--allow-websocket-origin", origin]
