@@ -27,7 +27,9 @@ def curate_command_parser(
     )
     add_workspace(parser)
     parser.add_argument(
-        "--sky", type=Path, help="a folder holding all five inputs under their real names"
+        "--sky",
+        type=Path,
+        help="a folder holding the inputs under their real names (SDSS's, DES's or both)",
     )
     parser.add_argument("--gz", type=Path, help="Galaxy Zoo 1 table 2 (GalaxyZoo1_DR_table2.csv)")
     parser.add_argument("--sdss-photo", type=Path, help="SkyServer PhotoObj CSV")
@@ -51,17 +53,15 @@ def curate_command_parser(
 
 
 def survey_inputs(args: argparse.Namespace) -> SurveyInputs:
-    """Return the inputs named by ``--sky`` and the per-file options (which override it)."""
+    """Return the inputs named by ``--sky`` and the per-file options (which override it).
+
+    SDSS's three inputs or DES's two may be given alone; `curate_catalog` checks them.
+    """
     from galcore.curation import SurveyInputs
-    from galcore.errors import MissingInputError
 
     given = {name: getattr(args, name) for name in _INPUTS if getattr(args, name) is not None}
     if args.sky is not None:
         return SurveyInputs.from_sky(args.sky, **given)
-    missing = [f"--{name.replace('_', '-')}" for name in _INPUTS if name not in given]
-    if missing:
-        msg = f"missing {', '.join(missing)}; give every input, or a folder with --sky"
-        raise MissingInputError(msg)
     return SurveyInputs(**given)
 
 

@@ -108,6 +108,16 @@ def _sdss_table(inputs: SurveyInputs) -> pd.DataFrame:
     return table.sort_values(["run", "camcol", "field"], kind="stable")
 
 
+_SDSS_COLUMNS = ("ra", "dec", "g", "r", "i", "petroRad_r", "label", "nvote", "p_el", "p_cs")
+_DES_COLUMNS = ("RA", "DEC", "MAG_AUTO_G", "MAG_AUTO_R", "MAG_AUTO_I", "FLUX_RADIUS_R")
+
+
+def _empty(columns: tuple[str, ...], index: str) -> pd.DataFrame:
+    """Return the table of a survey not curated: no rows, the columns `_columns` reads."""
+    empty = pd.Index(np.array([], dtype=np.int64), name=index)
+    return pd.DataFrame({name: np.array([], dtype=np.float64) for name in columns}, index=empty)
+
+
 def _columns(
     sdss: pd.DataFrame, des: pd.DataFrame, pairs: tuple[np.ndarray, np.ndarray]
 ) -> dict[str, np.ndarray]:
@@ -247,7 +257,9 @@ def curate_catalog(
     to one within the match radius; cuts out g, r, i around every object onto one north-up grid
     of the same angular size for both surveys, on one flux scale with one colour stretch; and
     assigns the train, val, hp_test, fo_test and unlabelled sets. The new catalog replaces the
-    old one only when complete.
+    old one only when complete. Either survey may be curated alone (`SurveyInputs` with its
+    inputs only): SDSS alone gives labelled galaxies to train on but no test sets (those need
+    DES counterparts); DES alone gives unlabelled galaxies to classify.
 
     Parameters
     ----------
@@ -283,8 +295,12 @@ def curate_catalog(
     path = Workspace(workspace).catalog_path
     _refuse_replacing_runs(path, replace=replace)
     inputs.check()
-    sdss = _sdss_table(inputs)
-    des = read_des_catalog(inputs.des_catalog).sort_values("TILENAME", kind="stable")
+    sdss = _sdss_table(inputs) if inputs.has_sdss else _empty(_SDSS_COLUMNS, "objid")
+    des = (
+        read_des_catalog(inputs.des_catalog).sort_values("TILENAME", kind="stable")
+        if inputs.has_des
+        else _empty(_DES_COLUMNS, "COADD_OBJECT_ID")
+    )
     pairs = crossmatch(
         SkyCoord(sdss["ra"].to_numpy() * u.deg, sdss["dec"].to_numpy() * u.deg),
         SkyCoord(des["RA"].to_numpy() * u.deg, des["DEC"].to_numpy() * u.deg),
@@ -297,8 +313,8 @@ def curate_catalog(
     )
     columns = _columns(sdss, des, pairs)
     groups = [
-        *_sdss_groups(sdss, inputs.sdss_frames),
-        *_des_groups(des, inputs.des_tiles, len(sdss)),
+        *(_sdss_groups(sdss, inputs.sdss_frames) if inputs.has_sdss else ()),
+        *(_des_groups(des, inputs.des_tiles, len(sdss)) if inputs.has_des else ()),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = CatalogWriter(
@@ -356,7 +372,7 @@ def _provenance(inputs: SurveyInputs, config: CurationConfig) -> dict:
 
     settings = asdict(config)
     return {
-        "inputs": {name: str(path) for name, path in asdict(inputs).items()},
+        "inputs": {name: str(path) for name, path in asdict(inputs).items() if path},
         "curation": settings,
         "thresholds": {"p_cs_debiased": SPIRAL_THRESHOLD, "p_el_debiased": EL_THRESHOLD},
         "surveys": list(SURVEYS),

@@ -63,10 +63,21 @@ class TestCurate:
         config = CurationConfig(size=48, mode="strict")
         curate.assert_called_once_with(inputs, Path("ws"), config=config, replace=False)
 
-    def test_without_sky_every_input_is_needed(self):
-        args = curate_command_parser().parse_args(["--workspace", "ws", "--gz", "gz.csv"])
-        with pytest.raises(MissingInputError, match="missing --sdss-photo, --sdss-frames, --des"):
+    def test_a_survey_needs_all_its_inputs(self, tmp_path):
+        argv = ["--workspace", str(tmp_path / "ws"), "--gz", "gz.csv"]
+        args = curate_command_parser().parse_args(argv)
+        with pytest.raises(MissingInputError, match="missing --sdss-photo, --sdss-frames"):
             args.func(args)
+        assert not (tmp_path / "ws").exists()
+
+    def test_one_survey_alone_is_passed_on(self):
+        argv = ["--workspace", "ws", "--des-catalog", "d.csv", "--des-tiles", "tiles"]
+        args = curate_command_parser().parse_args(argv)
+        with mock.patch("galcore.curation.curate_catalog", return_value=SUMMARY) as curate:
+            assert args.func(args) == 0
+        (inputs, _), _ = curate.call_args
+        assert inputs == SurveyInputs(des_catalog=Path("d.csv"), des_tiles=Path("tiles"))
+        assert (inputs.has_sdss, inputs.has_des) == (False, True)
 
 
 class TestEvaluate:

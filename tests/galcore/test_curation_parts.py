@@ -180,6 +180,8 @@ class TestConfigAndInputs:
     def test_sky_folder_must_hold_every_table(self, tmp_path):
         with pytest.raises(MissingInputError, match="no such folder"):
             SurveyInputs.from_sky(tmp_path / "nowhere")
+        with pytest.raises(MissingInputError, match="none of GalaxyZoo1_DR_table2.csv, sdss_"):
+            SurveyInputs.from_sky(tmp_path)
         (tmp_path / "GalaxyZoo1_DR_table2.csv").write_text("")
         with pytest.raises(
             MissingInputError,
@@ -196,6 +198,15 @@ class TestConfigAndInputs:
         assert inputs.gz == tmp_path / "GalaxyZoo1_DR_table2.csv"
         assert inputs.sdss_frames == tmp_path / "sdss"
         assert inputs.des_tiles == tmp_path
+
+    def test_a_folder_with_one_survey_gives_that_survey(self, tmp_path):
+        (tmp_path / "des_dr1_main.csv").write_text("")
+        (tmp_path / "des").mkdir()
+        inputs = SurveyInputs.from_sky(tmp_path)
+        assert inputs == SurveyInputs(
+            des_catalog=tmp_path / "des_dr1_main.csv", des_tiles=tmp_path / "des"
+        )
+        assert (inputs.has_sdss, inputs.has_des) == (False, True)
 
     def test_check_names_the_missing_input(self, tmp_path):
         inputs = SurveyInputs(*(tmp_path / name for name in ("a.csv", "b.csv", "c", "d.csv", "e")))

@@ -1,12 +1,14 @@
 """The whole path on a synthetic sky: curate, train, predict, embed, review, recurse, export."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from galcore.cli.main import main
 from galcore.curation import CurationConfig, SurveyInputs, curate_catalog
-from galcore.errors import CurationError, CurationWarning
+from galcore.errors import CurationError, CurationWarning, MissingInputError
 from galcore.sky import make_sky
 from store import SURVEYS, Workspace, set_mask
 
@@ -132,6 +134,44 @@ class TestCurationOfTheSyntheticSky:
             )
         assert (space.catalog_path / "zarr.json").read_bytes() == before
         assert sorted(p.name for p in space.root.iterdir()) == ["catalog.zarr"]
+
+
+_ALONE = {"sdss": ("gz", "sdss_photo", "sdss_frames"), "des": ("des_catalog", "des_tiles")}
+
+
+@pytest.mark.parametrize("survey", ["sdss", "des"])
+def test_one_survey_alone_is_curated_as_in_a_full_curation(curated, sky, tmp_path, survey):
+    full = SurveyInputs.from_sky(sky)
+    inputs = SurveyInputs(**{name: getattr(full, name) for name in _ALONE[survey]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CurationWarning)  # the sky's planted defects
+        curate_catalog(inputs, tmp_path, config=CurationConfig(size=32, workers=2))
+    alone = Workspace(tmp_path).catalog()
+    both = curated[0].catalog()
+    code = SURVEYS.index(survey)
+    assert set(alone.column("survey")) == {code}
+    rows = np.flatnonzero(both.column("survey") == code)
+    np.testing.assert_array_equal(alone.column("object_id"), both.column("object_id")[rows])
+    np.testing.assert_array_equal(alone.column("status"), both.column("status")[rows])
+    np.testing.assert_array_equal(alone.images[:], both.images[rows[0] : rows[-1] + 1])
+    assert (alone.column("match_index") == -1).all()
+    sets = alone.column("sets")
+    assert not (set_mask(sets, "hp_test") | set_mask(sets, "fo_test")).any()  # need both
+    if survey == "sdss":
+        assert set_mask(sets, "train").sum() > 0
+        np.testing.assert_array_equal(alone.column("label"), both.column("label")[rows])
+    else:
+        assert (set_mask(sets, "unlabelled") == alone.ok()).all()
+
+
+def test_a_survey_given_in_part_is_refused(sky, tmp_path):
+    full = SurveyInputs.from_sky(sky)
+    inputs = SurveyInputs(gz=full.gz, sdss_photo=full.sdss_photo, des_catalog=full.des_catalog)
+    with pytest.raises(MissingInputError, match="the SDSS inputs go together: missing --sdss-fr"):
+        curate_catalog(inputs, tmp_path)
+    with pytest.raises(MissingInputError, match="no survey inputs"):
+        curate_catalog(SurveyInputs(), tmp_path)
+    assert not Workspace(tmp_path).catalog_path.exists()
 
 
 def test_from_survey_files_to_a_reviewed_label_in_the_next_run(sky, tmp_path, capsys):
