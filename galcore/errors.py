@@ -13,6 +13,7 @@ __all__ = [
     "ServeError",
     "SkyError",
     "TrainingError",
+    "UnitsError",
     "UnreadableFileError",
 ]
 
@@ -51,6 +52,12 @@ class UnreadableFileError(CurationError):
     """A survey file exists but cannot be read as the format it claims."""
 
     reason = "unreadable_file"
+
+
+class UnitsError(CurationError):
+    """A survey image's units cannot be established, so it cannot be put on the flux scale."""
+
+    reason = "unknown_units"
 
 
 class TrainingError(GalcoreError, ValueError):

@@ -39,7 +39,14 @@ __all__ = ["STATUS_CODES", "CurationConfig", "CurationSummary", "curate_catalog"
 
 logger = logging.getLogger(__name__)
 
-STATUS_CODES = ("ok", "missing_band", "off_frame", "unreadable_file", "curation_failed")
+STATUS_CODES = (
+    "ok",
+    "missing_band",
+    "off_frame",
+    "unreadable_file",
+    "curation_failed",
+    "unknown_units",
+)
 MODES = ("skip", "strict")
 
 
@@ -328,8 +335,8 @@ def curate_catalog(
         failures = _write_images(writer, groups, config)
         status = np.zeros(len(columns["status"]), dtype=np.uint8)
         for row, (reason, _) in failures.items():
-            status[row] = (
-                STATUS_CODES.index(reason) if reason in STATUS_CODES else len(STATUS_CODES) - 1
+            status[row] = STATUS_CODES.index(
+                reason if reason in STATUS_CODES else "curation_failed"
             )
         writer.set_status(status, {row: message for row, (_, message) in failures.items()})
         confident = (columns["gz_p_cs"] >= SPIRAL_THRESHOLD) | (columns["gz_p_el"] >= EL_THRESHOLD)

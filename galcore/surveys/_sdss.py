@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galcore.errors import CurationError
-from galcore.surveys._fits import as_float_image, celestial_wcs, read_hdus
+from galcore.errors import CurationError, UnitsError
+from galcore.surveys._fits import HDU, as_float_image, celestial_wcs, read_hdus
 from galcore.surveys._images import SurveyImage
 from galcore.surveys._tables import read_table
 
@@ -97,9 +97,38 @@ def find_frames(root: Path) -> dict[FrameKey, Path]:
 
 
 def read_frame(path: Path) -> SurveyImage:
-    """Read a DR8+ frame: HDU0 nanomaggies per pixel with its (rotated) TAN WCS."""
+    """Read a DR8+ frame: HDU0 nanomaggies per pixel with its (rotated) TAN WCS.
+
+    Raises
+    ------
+    UnitsError
+        If the pixels are integers (counts, not nanomaggies) or ``BUNIT`` does not say
+        nanomaggies: nothing is rescaled on a guess.
+    UnreadableFileError
+        If the file holds no 2-D image or no celestial WCS.
+    """
     (primary,) = read_hdus(path, (0,)).values()
     data = as_float_image(primary.data, path)
     wcs = celestial_wcs(primary.header, path)
+    _check_nanomaggies(primary, path)
     image = SurveyImage(data, wcs, path)
     return SurveyImage(data / np.float32(image.pixel_scale_arcsec**2), wcs, path)
+
+
+def _check_nanomaggies(hdu: HDU, path: Path) -> None:
+    """Raise UnitsError unless a frame's pixels are floats in nanomaggies (BUNIT)."""
+    data = hdu.data
+    if data is not None and not np.issubdtype(data.dtype, np.floating):
+        msg = (
+            f"{path}: integer pixels ({data.dtype}) where a DR8 frame holds float nanomaggies;"
+            " raw counts (a DR7 fpC frame, say) need their photometric calibration: give the"
+            " DR8 frame-*.fits.bz2 of this field"
+        )
+        raise UnitsError(msg)
+    unit = str(hdu.header.get("BUNIT", "")).strip()
+    if unit.lower() not in ("nanomaggy", "nanomaggies"):
+        msg = (
+            f"{path}: BUNIT is {unit or 'missing'!r}, not 'nanomaggy', so its pixels cannot be"
+            " put on the flux scale; give the DR8 frame-*.fits.bz2 as SDSS distributes it"
+        )
+        raise UnitsError(msg)

@@ -5,7 +5,7 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from galcore.errors import CurationError, UnreadableFileError
+from galcore.errors import CurationError, UnitsError, UnreadableFileError
 from galcore.surveys import (
     decode_objid,
     find_frames,
@@ -110,9 +110,9 @@ class TestSdss:
         folder.mkdir(parents=True)
         wcs = tan_wcs(0.396, angle_deg=30)
         data = np.full((100, 120), 2.0, dtype=np.float32)
-        hdus = fits.HDUList(
-            [fits.PrimaryHDU(data, header=wcs.to_header()), fits.ImageHDU(np.ones(120))]
-        )
+        header = wcs.to_header()
+        header["BUNIT"] = "nanomaggy"
+        hdus = fits.HDUList([fits.PrimaryHDU(data, header=header), fits.ImageHDU(np.ones(120))])
         path = folder / "frame-r-000756-3-0412.fits.bz2"
         with path.open("wb") as raw, bz2.open(raw, "wb") as out:
             hdus.writeto(out)
@@ -144,6 +144,27 @@ class TestSdss:
         hdu.writeto(path)
         with pytest.raises(UnreadableFileError, match=match):
             read_frame(path)
+
+    @pytest.mark.parametrize(
+        ("dtype", "unit", "match"),
+        [
+            pytest.param(np.uint16, "nanomaggy", r"integer pixels \(uint16\)", id="counts"),
+            pytest.param(np.float32, None, "BUNIT is 'missing', not 'nanomaggy'", id="no-bunit"),
+            pytest.param(np.float32, "DN", "BUNIT is 'DN', not 'nanomaggy'", id="counts-unit"),
+        ],
+    )
+    def test_frame_units_are_checked_never_assumed(self, tmp_path, dtype, unit, match):
+        """Counts renamed to a DR8 name fail loudly instead of being read as nanomaggies."""
+        header = tan_wcs(0.396).to_header()
+        if unit:
+            header["BUNIT"] = unit
+        counts = np.full((100, 120), 1000 + 40, dtype=dtype)  # SOFTBIAS + sky, as fpC
+        path = tmp_path / "frame-r-000756-3-0412.fits"
+        fits.PrimaryHDU(counts, header=header).writeto(path)
+        with pytest.raises(UnitsError, match=match) as error:
+            read_frame(path)
+        assert error.value.reason == "unknown_units"
+        assert "give the DR8 frame-*.fits.bz2" in str(error.value)
 
     def test_corrupt_frame_is_unreadable(self, tmp_path):
         path = tmp_path / "frame-g-000756-3-0412.fits.bz2"
