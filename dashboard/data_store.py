@@ -1,7 +1,8 @@
 """The shared state of a dashboard session: the run, the filters, the selection, the queue.
 
 Views link to each other only through `GalaxyStore`'s parameters; the data come from the
-cached loaders of `dashboard.data`, re-exported here.
+cached loaders of `dashboard.data`, re-exported here. Its derived data (`dashboard._store_data`)
+and its decisions (`dashboard._store_decisions`) are mixins; its parameters and watchers are here.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import logging
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import panel as pn
 import param
 from panel.viewable import Viewer
 
+from dashboard._store_data import StoreData
+from dashboard._store_decisions import StoreDecisions
 from dashboard.data import (
     _SELECTION,
     ALL_SURVEYS,
@@ -24,8 +26,6 @@ from dashboard.data import (
     NO_LABEL_NAME,
     REVIEW_STATES,
     Galaxy,
-    _categorical,
-    _galaxy,
     data_version,
     embedded_runs,
     load_objects,
@@ -34,17 +34,9 @@ from dashboard.data import (
     load_reviews,
     select_frame,
 )
-from dashboard.queues import LABELLED, QUEUES, decided_rows, make_queue
+from dashboard.queues import QUEUES, decided_rows, make_queue
 from dashboard.run_state import default_run
-from store import (
-    NO_LABEL,
-    SURVEYS,
-    Decision,
-    Ledger,
-    LedgerLockedError,
-    SchemaError,
-    Workspace,
-)
+from store import SURVEYS, Ledger, LedgerLockedError, Workspace
 
 __all__ = [
     "ALL_SURVEYS",
@@ -69,11 +61,12 @@ LEDGER_TIMEOUT = 5.0
 """Seconds a decision waits for another program writing to the ledger before it is refused."""
 
 
-class GalaxyStore(Viewer):
+class GalaxyStore(StoreData, StoreDecisions, Viewer):
     """The loaded run, the filters, the selected galaxy and the review actions.
 
-    Views read the derived attributes (`frame`, `count`, `galaxy`, `history`) and link to each
-    other only through this object's parameters. Rendered, it shows the filter widgets.
+    Views read the derived attributes (`frame`, `count`, `galaxy`, `points` of `StoreData`,
+    `history` of `StoreDecisions`) and link to each other only through this object's parameters.
+    Rendered, it shows the filter widgets.
 
     Parameters
     ----------
@@ -164,8 +157,6 @@ class GalaxyStore(Viewer):
         class_=Workspace, constant=True, doc="The workspace whose catalog and ledger are shown."
     )
 
-    _points_memo: tuple[dict[str, np.ndarray], int, pd.DataFrame] | None = None
-
     def __init__(self, **params: Any) -> None:  # noqa: ANN401
         selection = {name: params.pop(name) for name in _SELECTION if name in params}
         super().__init__(**params)
@@ -214,11 +205,6 @@ class GalaxyStore(Viewer):
         self.param.run.objects = runs
         return runs
 
-    @property
-    def ledger(self) -> Ledger:
-        """The workspace's review ledger."""
-        return self._ledger
-
     def refresh_ledger(self) -> None:
         """Read the ledger's state again, so that views show what other reviewers decided.
 
@@ -258,187 +244,6 @@ class GalaxyStore(Viewer):
             **options,
         )
 
-    def decide_rows(
-        self, rows: np.ndarray | list[int], decision: str, *, reason: str = ""
-    ) -> list[int]:
-        """Record one decision about each galaxy of `rows`, all in one ledger transaction.
-
-        Parameters
-        ----------
-        rows
-            Catalog rows.
-        decision
-            ``"approve"`` (each galaxy's predicted class is right), ``"relabel"`` (it is the
-            other class), ``"unsure"`` or ``"artefact"``.
-        reason
-            Why, as the reviewer typed it (stored as given).
-
-        Returns
-        -------
-        list of int
-            The new ledger rows' ids, in the order of `rows`.
-
-        Raises
-        ------
-        ValueError
-            If `rows` is empty, or a galaxy to approve or relabel has no prediction in this run.
-        SchemaError
-            If the ledger refuses the decisions (nothing is recorded then).
-        """
-        rows = np.asarray(rows, dtype=np.int64)
-        if not len(rows):
-            msg = f"no galaxies to {decision}: choose at least one"
-            raise ValueError(msg)
-        object_ids = self._objects["object_id"][rows]
-        labels = None
-        if decision in LABELLED:
-            predicted = self._predictions["predicted"][rows]
-            if (missing := object_ids[predicted == NO_LABEL]).size:
-                msg = f"galaxy {missing[0]} has no prediction in run {self.run!r} to {decision}"
-                raise ValueError(msg)
-            labels = (predicted if decision == "approve" else 1 - predicted).tolist()
-        ids = self._ledger.record_decisions(
-            object_ids.tolist(),
-            decision,
-            labels=labels,
-            reviewer=self._reviewer(),
-            run=self.run,
-            reason=reason,
-        )
-        self.undoable.append((rows, ids))
-        self.ledger_state = max(ids)
-        return ids
-
-    def retract(self, rows: np.ndarray | list[int], decision_ids: list[int]) -> list[int]:
-        """Retract decisions (one about each galaxy of `rows`) in one ledger transaction.
-
-        Parameters
-        ----------
-        rows
-            Catalog rows, one per decision.
-        decision_ids
-            The ids of decisions in effect about those galaxies (from `decide_rows`).
-
-        Returns
-        -------
-        list of int
-            The retractions' ids.
-
-        Raises
-        ------
-        SchemaError
-            If a decision cannot be retracted (nothing is recorded then).
-        """
-        object_ids = self._objects["object_id"][np.asarray(rows, dtype=np.int64)]
-        ids = self._ledger.record_decisions(
-            object_ids.tolist(),
-            "retract",
-            reviewer=self._reviewer(),
-            run=self.run,
-            retracts=decision_ids,
-        )
-        self.ledger_state = max(ids)
-        return ids
-
-    @property
-    def _root(self) -> str:
-        """The workspace folder, as the loaders' cache key."""
-        return str(self.workspace.root)
-
-    @property
-    def _objects(self) -> dict[str, np.ndarray]:
-        """The cached object columns."""
-        return load_objects(self._root, data_version(self.workspace))
-
-    @property
-    def _predictions(self) -> dict[str, np.ndarray]:
-        """The cached arrays of the current run."""
-        return load_predictions(self._root, self.run, data_version(self.workspace, self.run))
-
-    @property
-    def frame(self) -> dict[str, np.ndarray]:
-        """The rows that pass the filters, as returned by `select_frame`."""
-        return self._frame
-
-    @property
-    def points(self) -> pd.DataFrame:
-        """The rows of `frame` for plotting: `load_points` columns plus the ``review`` state.
-
-        Computed once per filter and ledger state; category columns are pandas categoricals.
-        """
-        frame, state = self._frame, self.ledger_state
-        memo = self._points_memo
-        if memo is None or memo[0] is not frame or memo[1] != state:
-            version = data_version(self.workspace)
-            table = load_points(
-                self._root, self.run, version, data_version(self.workspace, self.run)
-            )
-            review = load_reviews(self._root, version, state)[frame["row"]]
-            points = table.take(frame["row"]).reset_index(drop=True)
-            points["review"] = _categorical(review, REVIEW_STATES)
-            self._points_memo = memo = (frame, state, points)
-        return memo[2]
-
-    @property
-    def count(self) -> int:
-        """How many galaxies pass the filters."""
-        return len(self._frame["row"])
-
-    @property
-    def galaxy(self) -> Galaxy | None:
-        """The selected galaxy, or None."""
-        if self.selected_row is None:
-            return None
-        return _galaxy(self._objects, self._predictions, self.selected_row)
-
-    @property
-    def history(self) -> list[Decision]:
-        """Every decision about the selected galaxy, oldest first (empty without a selection)."""
-        galaxy = self.galaxy
-        return [] if galaxy is None else self._ledger.history(galaxy.object_id)
-
-    def decide(self, decision: str, *, label: int | None = None) -> int:
-        """Record a decision about the selected galaxy's predicted class in the ledger.
-
-        Parameters
-        ----------
-        decision
-            ``"approve"`` (the predicted class is right), ``"relabel"`` (it is wrong),
-            ``"unsure"`` or ``"artefact"``.
-        label
-            The right class of a relabelled galaxy; by default the other class (there are
-            two). Approvals take the predicted class; the other decisions take no label.
-
-        Returns
-        -------
-        int
-            The id of the new ledger row.
-
-        Raises
-        ------
-        ValueError
-            If no galaxy is selected, or the selected galaxy has no prediction in this run.
-        SchemaError
-            If the ledger refuses the decision (unknown decision or label, bad reviewer name).
-        """
-        galaxy = self.galaxy
-        if galaxy is None:
-            msg = f"select a galaxy before you {decision} its label"
-            raise ValueError(msg)
-        if galaxy.predicted == NO_LABEL:
-            msg = f"galaxy {galaxy.object_id} has no prediction in run {self.run!r} to {decision}"
-            raise ValueError(msg)
-        if decision == "approve":
-            label = galaxy.predicted
-        elif decision == "relabel" and label is None:
-            label = 1 - galaxy.predicted
-        decision_id = self._ledger.record_decision(
-            galaxy.object_id, decision, label=label, reviewer=self._reviewer(), run=self.run
-        )
-        self.undoable.append((np.array([galaxy.row], dtype=np.int64), [decision_id]))
-        self.ledger_state = decision_id
-        return decision_id
-
     @param.depends("misclassified_only", "run", "survey", watch=True)
     def _on_filters(self) -> None:
         """Select the rows that pass the filters."""
@@ -475,16 +280,6 @@ class GalaxyStore(Viewer):
         rows = np.flatnonzero(np.isin(self._objects["object_id"], self.selected_ids)).tolist()
         if self.selected_row not in rows:
             self.selected_row = rows[0] if rows else None
-
-    def _reviewer(self) -> str:
-        """Return the reviewer's name; raise SchemaError if none was given yet."""
-        if not self.reviewer.strip():
-            msg = (
-                "reviewer must name who decided: type your name under 'Reviewer' first"
-                " (it is recorded with every decision)"
-            )
-            raise SchemaError(msg)
-        return self.reviewer
 
     def _reviewer_widget(self) -> pn.viewable.Viewable:
         """Return who reviews: the signed-in user with a log-out link, or a name to type."""

@@ -11,7 +11,8 @@ from dashboard.views.embedding import (
     make_embedding_plot,
 )
 from dashboard.views.galaxy import GalaxyView, make_galaxy_markdown
-from dashboard.views.grid import GridView, make_cell_html, make_grid_html
+from dashboard.views.grid import GridView
+from dashboard.views.grid_cells import make_cell_html, make_grid_html
 from dashboard.views.jobs import JobsView, make_job_html, make_log_html
 from dashboard.views.metrics import MetricsView, make_metrics_figure, make_metrics_table
 from dashboard.views.review import ReviewView, make_history_markdown, make_status_line

@@ -1,8 +1,7 @@
 """A page of thumbnails from a review queue or the selection, with decisions on many at once.
 
-Each cell is an ``<img>`` linked to ``/thumb/<row>.png`` (`dashboard.routes`), never an embedded
-image, with the predicted class and its probability, the Galaxy Zoo vote fractions and label,
-and the review status under it. Clicking a thumbnail opens that galaxy (`selected_row`).
+The cells' HTML comes from `dashboard.views.grid_cells`, and the browser side that shows them
+from `dashboard.views.thumbnail_grid`. Clicking a thumbnail opens that galaxy (`selected_row`).
 
 A decision applies to the opened galaxy, to this page or to the whole selection; on a page or
 a selection it goes only to the galaxies that have no decision yet (and, to approve or
@@ -25,38 +24,25 @@ text field, without Ctrl/Alt/Cmd:
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import panel as pn
 import param
-from panel.custom import JSComponent
 
 from dashboard.data_store import data_version
 from dashboard.notices import decision_problem, missing_alert
 from dashboard.queues import DEFAULT_THRESHOLD, DEFAULT_TOP, LABELLED, QUEUES, undecided_rows
-from dashboard.routes import thumbnail_url
 from dashboard.views.base import View
-from store import LABELS, NO_LABEL, SURVEYS, Decision, LedgerLockedError, SchemaError
+from dashboard.views.grid_cells import CELL_CSS, PAST_TENSE, make_grid_html
+from dashboard.views.thumbnail_grid import ThumbnailGrid
+from store import LedgerLockedError, SchemaError
 
-__all__ = [
-    "PAGE_SIZES",
-    "SHORTCUTS",
-    "TARGETS",
-    "THUMBNAIL_SIZE",
-    "GridView",
-    "ThumbnailGrid",
-    "make_cell_html",
-    "make_grid_html",
-    "page_count",
-]
+__all__ = ["PAGE_SIZES", "SHORTCUTS", "TARGETS", "GridView", "page_count"]
 
 PAGE_SIZES: tuple[int, ...] = (24, 48)
 """Thumbnails per page; even, so a page never splits a pair of the surveys-disagree queue."""
-
-THUMBNAIL_SIZE = 128
-"""Width of a thumbnail in pixels."""
 
 TARGETS: Mapping[str, str] = {
     "galaxy": "Opened galaxy",
@@ -81,29 +67,6 @@ SHORTCUTS: Mapping[str, str] = {
 }
 """Keyboard shortcut -> what it does; they are ignored while typing in a text field."""
 
-_PAST = {
-    "approve": "approved",
-    "relabel": "relabelled",
-    "reject": "rejected",
-    "unsure": "unsure",
-    "artefact": "artefact",
-}
-
-_CSS = """
-.grid {display: grid; grid-template-columns: repeat(auto-fill, minmax(148px, 1fr)); gap: 8px;}
-.cell {border: 3px solid transparent; border-radius: 4px; padding: 2px; font-size: 12px;
-  line-height: 1.3; overflow: hidden; background: #fafafa; cursor: pointer;}
-.cell img {display: block; width: 128px; height: 128px; margin: 0 auto;
-  image-rendering: pixelated;}
-.cell.opened {border-color: #111;}
-.cell .status {font-weight: bold;}
-.cell.approve .status {color: #2e7d32;}
-.cell.relabel .status, .cell.reject .status {color: #c62828;}
-.cell.unsure .status {color: #ef6c00;} .cell.artefact .status {color: #616161;}
-.cell .reason {color: #555; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;}
-.empty {color: #555;}
-"""
-
 
 def page_count(n: int, page_size: int) -> int:
     """Return how many pages `n` galaxies fill (at least one, which may be empty).
@@ -120,159 +83,6 @@ def _count(n: int, noun: str) -> str:
     """Say how many, e.g. "1 galaxy", "3 galaxies"."""
     plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
     return f"{n} {noun if n == 1 else plural}"
-
-
-def _text(value: object) -> str:
-    """Escape a value for HTML text or a quoted attribute."""
-    return html.escape(str(value), quote=True)
-
-
-def _status_html(decision: Decision | None) -> str:
-    """Describe a galaxy's decision in effect (who, what, why), escaped."""
-    if decision is None:
-        return '<div class="status">not reviewed</div>'
-    label = decision.training_label
-    given = "" if label is None else f" {LABELS[label]}"
-    status = f"{_PAST[decision.decision]}{given} · {_text(decision.reviewer)}"
-    reason = _text(decision.reason)
-    return f'<div class="status">{status}</div>' + (
-        f'<div class="reason" title="{reason}">{reason}</div>' if decision.reason else ""
-    )
-
-
-def make_cell_html(
-    cell: Mapping[str, Any],
-    decision: Decision | None,
-    *,
-    version: int | None = None,
-    opened: bool = False,
-) -> str:
-    """Return one galaxy's cell: its thumbnail and what is known about it.
-
-    Parameters
-    ----------
-    cell
-        One row of a `dashboard.queues.queue_frame` (a value per column).
-    decision
-        The galaxy's decision in effect, or None.
-    version
-        The catalog's `data_version`, so browsers may keep the thumbnail.
-    opened
-        Whether this is the opened galaxy (it gets a frame).
-
-    Returns
-    -------
-    str
-        A ``div`` with ``data-row``; everything a person typed is escaped.
-    """
-    row, predicted = int(cell["row"]), int(cell["predicted"])
-    name = f"{SURVEYS[int(cell['survey'])].upper()} {int(cell['object_id'])}"
-    prediction = (
-        f"<b>{LABELS[predicted]}</b> {float(cell['confidence']):.3f}"
-        if predicted != NO_LABEL
-        else "no prediction"
-    )
-    label = LABELS[int(cell["label"])] if cell["label"] != NO_LABEL else "no label"
-    if np.isfinite(float(cell["gz_p_el"])):
-        votes = f"GZ el {float(cell['gz_p_el']):.2f} · cs {float(cell['gz_p_cs']):.2f} · {label}"
-    else:
-        votes = "no Galaxy Zoo votes"
-    state = decision.decision if decision else "none"
-    url = thumbnail_url(row, size=THUMBNAIL_SIZE, version=version)
-    return (
-        f'<div class="cell {state}{" opened" if opened else ""}" data-row="{row}"'
-        f' title="{name}, catalog row {row}">'
-        f'<img src="{_text(url)}" alt="{name}" loading="lazy">'
-        f"<div>{name}</div><div>{prediction}</div><div>{votes}</div>"
-        f"{_status_html(decision)}</div>"
-    )
-
-
-def make_grid_html(
-    frame: Mapping[str, np.ndarray],
-    current: Mapping[int, Decision],
-    *,
-    version: int | None = None,
-    opened: int | None = None,
-) -> str:
-    """Return the cells of a page as HTML.
-
-    Parameters
-    ----------
-    frame
-        The page's rows, a `dashboard.queues.queue_frame`.
-    current
-        The ledger's state (`store.Ledger.current`), for each galaxy's review status.
-    version
-        The catalog's `data_version`, for the thumbnails' URLs.
-    opened
-        The catalog row of the opened galaxy, framed if it is on the page.
-
-    Returns
-    -------
-    str
-        A ``div`` of cells, or a note that the page is empty.
-
-    Examples
-    --------
-    >>> make_grid_html(store.queue_frame(), store.ledger.current())  # doctest: +SKIP
-    """
-    if not len(frame["row"]):
-        return '<p class="empty">No galaxies here.</p>'
-    cells = []
-    for k in range(len(frame["row"])):
-        cell = {name: values[k] for name, values in frame.items()}
-        decision = current.get(int(cell["object_id"]))
-        opens = int(cell["row"]) == opened
-        cells.append(make_cell_html(cell, decision, version=version, opened=opens))
-    return f'<div class="grid">{"".join(cells)}</div>'
-
-
-class ThumbnailGrid(JSComponent):
-    """Shows the grid's HTML; reports a click on a cell and the shortcut keys pressed.
-
-    Messages to Python: ``{"row": n}`` for a click on the cell of catalog row n,
-    ``{"key": k}`` for a key of `shortcut_keys` pressed with no modifier but Shift, outside a
-    text field, while the grid is visible (an upper-case letter only with Shift, never from
-    Caps Lock).
-    """
-
-    markup = param.String(default="", doc="The cells, from `make_grid_html` (already escaped).")
-    shortcut_keys = param.List(default=[], item_type=str, doc="The keys to report when pressed.")
-
-    _esm = """
-    export function render({ model }) {
-      const grid = document.createElement("div");
-      grid.innerHTML = model.markup;
-      model.on("markup", () => { grid.innerHTML = model.markup; });
-      grid.addEventListener("click", (event) => {
-        const cell = event.target.closest("[data-row]");
-        if (cell) model.send_msg({ row: Number(cell.dataset.row) });
-      });
-      const typing = (node) => node.isContentEditable
-        || ["INPUT", "TEXTAREA", "SELECT"].includes(node.tagName);
-      const onKey = (event) => {
-        if (event.ctrlKey || event.metaKey || event.altKey) return;
-        if (grid.getClientRects().length === 0) return;  // hidden, e.g. in another tab
-        if (/^[A-Z]$/.test(event.key) && !event.shiftKey) return;  // caps lock: not a page action
-        if (!model.shortcut_keys.includes(event.key) || typing(event.composedPath()[0])) return;
-        event.preventDefault();
-        model.send_msg({ key: event.key });
-      };
-      document.addEventListener("keydown", onKey);
-      model.on("remove", () => document.removeEventListener("keydown", onKey));
-      return grid;
-    }
-    """
-
-    def __init__(self, **params: Any) -> None:  # noqa: ANN401
-        super().__init__(**params)
-        self.receiver: Callable[[Any], None] | None = None
-
-    def _handle_msg(self, data: Any) -> None:  # noqa: ANN401
-        """Pass a message from the browser to `receiver`."""
-        if self.receiver is not None:
-            self.receiver(data)
 
 
 class GridView(View):
@@ -301,7 +111,7 @@ class GridView(View):
         super().__init__(**params)
         self._actions = self.store.undoable  # the galaxy panel's decisions are undone here too
         self._grid = ThumbnailGrid(
-            shortcut_keys=list(SHORTCUTS), stylesheets=[_CSS], sizing_mode="stretch_width"
+            shortcut_keys=list(SHORTCUTS), stylesheets=[CELL_CSS], sizing_mode="stretch_width"
         )
         self._grid.receiver = self._on_message
         self._page_text = pn.pane.Markdown()
@@ -346,7 +156,9 @@ class GridView(View):
             self._say(decision_problem(error, decision), "danger")
             return []
         self.reason = ""
-        self._say(f"{_PAST[decision]}: {_count(len(ids), 'galaxy')} ({TARGETS[target].lower()}).")
+        self._say(
+            f"{PAST_TENSE[decision]}: {_count(len(ids), 'galaxy')} ({TARGETS[target].lower()})."
+        )
         return ids
 
     def undo(self) -> list[int]:

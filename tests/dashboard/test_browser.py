@@ -38,6 +38,7 @@ from tests.dashboard.browser import (
 )
 
 HOVER_S = 3.0
+FIRST_PAGE_MS = 4 * TIMEOUT_MS  # a first session compiles datashader: slow on a busy machine
 HOVER_ID = re.compile(r"(sdss|des) (\d+)")
 
 
@@ -189,13 +190,13 @@ def test_review_in_the_browser(review_workspace, tmp_path):
         try:
             command = panel_serve(review_workspace, port)
             with serving(command, port, tmp_path / "panel-serve.log") as url:
-                page.goto(url)
+                page.goto(url, timeout=FIRST_PAGE_MS)  # the server's first session
                 row = _review_a_point(page, review_workspace)
                 page.screenshot(path=ARTIFACTS / "dashboard.png")
             command = galcore_serve(review_workspace, port)
             log = tmp_path / "galcore-serve.log"
             with serving(command, port, log, cwd=tmp_path) as url:  # not the repository
-                page.goto(f"{url}?row={row}")
+                page.goto(f"{url}?row={row}", timeout=FIRST_PAGE_MS)
                 page.get_by_text("approved").first.wait_for(timeout=TIMEOUT_MS)
                 page.get_by_text("ui-tester").first.wait_for(timeout=TIMEOUT_MS)
         finally:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import param
 import pytest
 
+from dashboard._store_data import StoreData
+from dashboard._store_decisions import StoreDecisions
 from dashboard.data_store import (
     ALL_SURVEYS,
     GalaxyStore,
@@ -216,3 +219,16 @@ def test_history_follows_the_run_written(review_workspace):
         ("r3", "approve"),
         ("r0", "relabel"),
     ]
+
+
+@pytest.mark.parametrize("mixin", [StoreData, StoreDecisions])
+def test_mixins_declare_no_params_or_watchers(mixin):
+    # param ignores both on a class that is not Parameterized: GalaxyStore declares them.
+    assert not issubclass(mixin, param.Parameterized)
+    assert issubclass(GalaxyStore, mixin)
+    declared = [
+        name
+        for name, value in vars(mixin).items()
+        if isinstance(value, param.Parameter) or hasattr(value, "_dinfo")
+    ]
+    assert declared == []

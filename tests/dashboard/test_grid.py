@@ -14,13 +14,9 @@ from bokeh.document import Document
 from dashboard.data_store import GalaxyStore, data_version
 from dashboard.routes import thumbnail_url
 from dashboard.views import GridView, make_cell_html, make_grid_html
-from dashboard.views.grid import (
-    PAGE_SIZES,
-    SHORTCUTS,
-    THUMBNAIL_SIZE,
-    ThumbnailGrid,
-    page_count,
-)
+from dashboard.views.grid import PAGE_SIZES, SHORTCUTS, page_count
+from dashboard.views.grid_cells import THUMBNAIL_SIZE
+from dashboard.views.thumbnail_grid import ThumbnailGrid
 from store import Decision, Ledger, SchemaError, Workspace
 
 HOSTILE_REVIEWER = "<script>alert('who')</script>"
