@@ -34,7 +34,10 @@ def curate_command_parser(
     parser.add_argument("--gz", type=Path, help="Galaxy Zoo 1 table 2 (GalaxyZoo1_DR_table2.csv)")
     parser.add_argument("--sdss-photo", type=Path, help="SkyServer PhotoObj CSV")
     parser.add_argument(
-        "--sdss-frames", type=Path, help="folder with frame-*.fits.bz2 files below it"
+        "--sdss-frames",
+        type=Path,
+        help="folder with DR8 frame-*.fits.bz2 files, or DR7 fpC-*.fit[.gz] files and their"
+        " tsField-*.fit, below it (DR8 is used where a field has both)",
     )
     parser.add_argument("--des-catalog", type=Path, help="DES DR1 main catalog CSV")
     parser.add_argument("--des-tiles", type=Path, help="folder with DES *.fits.fz tiles below it")

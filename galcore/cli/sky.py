@@ -18,12 +18,19 @@ def sky_command_parser(
         subparsers,
         "sky",
         "Write a synthetic sky in Stripe 82: Galaxy Zoo 1 table 2, SDSS PhotoObj rows and DR8"
-        " frames, DES DR1 catalog rows and coadd tiles, and truth.csv with the true morphologies.",
+        " frames (or DR7 fpC frames and tsField files), DES DR1 catalog rows and coadd tiles, and"
+        " truth.csv with the true morphologies.",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder to write into (new)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--n-sdss", type=int, help="galaxies in SDSS and Galaxy Zoo (default 600)")
     parser.add_argument("--n-des", type=int, help="galaxies in DES (default 700)")
+    parser.add_argument(
+        "--sdss-format",
+        choices=("dr7", "dr8"),
+        help="SDSS frames as DR8 frame-*.fits.bz2 (nanomaggies) or DR7 fpC-*.fit.gz (counts)"
+        " with a tsField-*.fit photometric solution per field (default dr8)",
+    )
     parser.set_defaults(func=sky_command)
     return parser
 
@@ -32,11 +39,11 @@ def sky_command(args: argparse.Namespace) -> int:
     """Run ``galcore sky``; options not given take `make_sky`'s defaults."""
     from galcore.sky import make_sky
 
-    given = {name: getattr(args, name) for name in ("seed", "n_sdss", "n_des")}
+    given = {name: getattr(args, name) for name in ("seed", "n_sdss", "n_des", "sdss_format")}
     sky = make_sky(args.out, **{name: value for name, value in given.items() if value is not None})
     print(f"wrote a synthetic sky to {sky.root}")
     print(f"  galaxies: {sky.n_galaxies}; SDSS {sky.n_sdss}, DES {sky.n_des}, both {sky.n_both}")
-    print(f"  SDSS fields: {sky.n_frames} under {sky.sdss_frames_dir}")
+    print(f"  SDSS fields: {sky.n_frames} ({sky.sdss_format.upper()}) under {sky.sdss_frames_dir}")
     print(f"  DES tiles: {sky.n_tiles} under {sky.des_tiles_dir}")
     print(f"  catalog entries made to fail curation: {sky.n_defects} (see {sky.truth.name})")
     return 0

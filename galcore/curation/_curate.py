@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
@@ -31,6 +32,7 @@ from galcore.surveys import (
     read_des_catalog,
     read_galaxy_zoo,
     read_photoobj,
+    tsfield_calibrations,
 )
 from store import Catalog, CatalogWriter, Workspace
 from store.schema import NO_LABEL, OBJECT_COLUMNS, SETS, SURVEYS, set_mask
@@ -161,15 +163,20 @@ def _columns(
 
 
 def _sdss_groups(sdss: pd.DataFrame, frames_dir: Path) -> Iterator[ImageGroup]:
-    """One group per SDSS field, in row order."""
+    """One group per SDSS field, in row order; DR7 frames carry their tsField."""
     frames = find_frames(frames_dir)
+    tsfields = tsfield_calibrations(frames, frames_dir)
     start = 0
     for (run, camcol, fld), rows in sdss.groupby(["run", "camcol", "field"], sort=False):
         keys = {b: (b, int(run), int(camcol), int(fld)) for b in BANDS}
         expected = {
-            b: f"frame-{b}-{run:06d}-{camcol}-{fld:04d}.fits.bz2 under {frames_dir}" for b in BANDS
+            b: f"frame-{b}-{run:06d}-{camcol}-{fld:04d}.fits.bz2 (or DR7"
+            f" fpC-{run:06d}-{b}{camcol}-{fld:04d}.fit[.gz]) under {frames_dir}"
+            for b in BANDS
         }
-        yield _group("sdss", start, rows.index, rows["ra"], rows["dec"], frames, keys, expected)
+        group = _group("sdss", start, rows.index, rows["ra"], rows["dec"], frames, keys, expected)
+        calibrations = {b: tsfields[key] for b, key in keys.items() if key in tsfields}
+        yield dataclasses.replace(group, calibrations=calibrations)
         start += len(rows)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,9 @@ _READERS = {"sdss": read_frame, "des": read_tile}
 class ImageGroup:
     """The galaxies of one SDSS field or DES tile and the files of its bands.
 
-    `paths` maps each band to its file, or to the name it was expected under when missing.
+    `paths` maps each band to its file, `missing` each band without one to the name it was
+    expected under, and `calibrations` each band whose file needs a separate photometric
+    calibration (a DR7 fpC frame) to the file that holds it (its tsField), where found.
     """
 
     survey: str
@@ -34,6 +37,7 @@ class ImageGroup:
     dec: np.ndarray
     paths: dict[str, Path]
     missing: dict[str, str]
+    calibrations: dict[str, Path] = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -53,7 +57,14 @@ def _read_bands(group: ImageGroup) -> dict[str, SurveyImage]:
     for band, expected in group.missing.items():
         msg = f"no {band}-band file {expected}"
         raise MissingBandError(msg)
-    return {band: _READERS[group.survey](group.paths[band]) for band in BANDS}
+    return {band: _read_band(group, band) for band in BANDS}
+
+
+def _read_band(group: ImageGroup, band: str) -> SurveyImage:
+    """Read one band's image, with its calibration file where it has one (SDSS only)."""
+    if group.survey == "sdss":
+        return read_frame(group.paths[band], tsfield=group.calibrations.get(band))
+    return _READERS[group.survey](group.paths[band])
 
 
 def cut_group(

@@ -33,7 +33,8 @@ class SurveyInputs:
     sdss_photo
         SkyServer PhotoObj rows of the SDSS galaxies (CSV).
     sdss_frames
-        A folder holding DR8+ ``frame-*.fits.bz2`` files anywhere below it.
+        A folder holding DR8+ ``frame-*.fits.bz2`` files, or DR7 ``fpC-*.fit[.gz]`` files
+        with their ``tsField-*.fit`` files, anywhere below it.
     des_catalog
         DES DR1 main-catalog rows (CSV).
     des_tiles

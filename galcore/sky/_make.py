@@ -51,6 +51,7 @@ from galcore.sky._writers import (
     write_des_tile,
     write_sdss_frame,
 )
+from galcore.sky._writers_dr7 import write_fpc_frame
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -77,6 +78,7 @@ _TILE_LIMITS = (1024, 10_000)
 _KINDS = ("both", "sdss", "des")
 _SURVEYS = ("sdss", "des")
 _WRITERS: dict[str, Callable[..., Path]] = {"sdss": write_sdss_frame, "des": write_des_tile}
+SDSS_FORMATS: dict[str, Callable[..., Path]] = {"dr8": write_sdss_frame, "dr7": write_fpc_frame}
 _MAX_WORKERS = 4
 # Independent random streams, so each stage is reproducible on its own.
 _FRAMES, _CANDIDATES, _PLACEMENT, _VOTES, _DEFECTS, _MEASURE, _NOISE, _DUPLICATES = range(8)
@@ -95,7 +97,9 @@ class SkyManifest:
     sdss_photoobj : pathlib.Path
         SDSS PhotoObj catalog (``sdss_photoobj.csv``).
     sdss_frames_dir : pathlib.Path
-        Folder holding ``301/<run>/<camcol>/frame-*.fits.bz2``.
+        Folder holding ``301/<run>/<camcol>/frame-*.fits.bz2`` (DR8), or
+        ``<run>/40/corr/<camcol>/fpC-*.fit.gz`` and ``<run>/40/calibChunks/<camcol>/tsField-*.fit``
+        (DR7).
     des_catalog : pathlib.Path
         DES DR1 main catalog (``des_dr1_main.csv``).
     des_tiles_dir : pathlib.Path
@@ -116,6 +120,8 @@ class SkyManifest:
         DES tiles written (each in g, r and i, except one tile that lacks i).
     n_defects : int
         Catalog entries that curation must reject (``defect`` in truth.csv).
+    sdss_format : str
+        ``"dr8"`` or ``"dr7"``: the format of the SDSS frames.
     """
 
     root: Path
@@ -132,6 +138,7 @@ class SkyManifest:
     n_frames: int
     n_tiles: int
     n_defects: int
+    sdss_format: str = "dr8"
 
 
 def make_sky(
@@ -142,6 +149,7 @@ def make_sky(
     n_des: int = 700,
     tile_size: int = 2048,
     frame_shape: tuple[int, int] = (1489, 2048),
+    sdss_format: str = "dr8",
 ) -> SkyManifest:
     """Write a synthetic sky: Galaxy Zoo, SDSS and DES files in their real formats and names.
 
@@ -159,6 +167,10 @@ def make_sky(
         DES tile side in pixels (real tiles have 10000).
     frame_shape : tuple of int
         (NAXIS2, NAXIS1) of the SDSS frames (real frames are 1489 x 2048).
+    sdss_format : str
+        ``"dr8"``: calibrated ``frame-*.fits.bz2`` files in nanomaggies; ``"dr7"``: legacy
+        ``fpC-*.fit.gz`` counts (SOFTBIAS and sky not subtracted) with one ``tsField-*.fit``
+        photometric solution per field. The same seed gives the same images in either.
 
     Returns
     -------
@@ -181,6 +193,9 @@ def make_sky(
     _check_integer("n_des", n_des, 1)
     _check_size("tile_size", tile_size, _TILE_LIMITS)
     frame_shape = _check_shape(frame_shape)
+    if sdss_format not in SDSS_FORMATS:
+        msg = f"sdss_format must be one of {', '.join(SDSS_FORMATS)}, got {sdss_format!r}"
+        raise SkyError(msg)
     root = _prepare(out)
     counts = _counts(n_sdss, n_des)
     grid = _Grid.build(tile_size, frame_shape, seed)
@@ -191,9 +206,11 @@ def make_sky(
     bad_in_sdss = {k for k, entry in sdss.items() if entry.defect}
     des, ghost_tiles = _des_catalog(galaxies, tile_of, layout.tiles, seed, bad_in_sdss)
     jobs = [*_jobs(layout.frames, ghost_frames), *_jobs(layout.tiles, ghost_tiles)]
-    _write_images(galaxies, jobs, root=root, seed=seed)
+    writers = {**_WRITERS, "sdss": SDSS_FORMATS[sdss_format]}
+    _write_images(galaxies, jobs, root=root, seed=seed, writers=writers)
     sizes = (len(layout.frames) + len(ghost_frames), len(layout.tiles) + len(ghost_tiles))
-    return _write_catalogs(root, galaxies, sdss, des, seed=seed, sizes=sizes)
+    manifest = _write_catalogs(root, galaxies, sdss, des, seed=seed, sizes=sizes)
+    return dataclasses.replace(manifest, sdss_format=sdss_format)
 
 
 def _prepare(out: Path) -> Path:
@@ -541,21 +558,36 @@ def _jobs(footprints: Sequence[Footprint], copies: dict[int, Footprint]) -> list
 
 
 def _write_images(
-    galaxies: Sequence[Galaxy], jobs: Sequence[_ImageJob], *, root: Path, seed: int
+    galaxies: Sequence[Galaxy],
+    jobs: Sequence[_ImageJob],
+    *,
+    root: Path,
+    seed: int,
+    writers: dict[str, Callable[..., Path]],
 ) -> None:
     """Render and write all images, a few at a time (numpy, FFTs and bz2 release the GIL)."""
     workers = min(_MAX_WORKERS, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_write_image, galaxies, job, root=root, seed=seed) for job in jobs]
+        futures = [
+            pool.submit(_write_image, galaxies, job, root=root, seed=seed, writers=writers)
+            for job in jobs
+        ]
         for done, future in enumerate(as_completed(futures), start=1):
             name = future.result()
             logger.info("sky: wrote image %d of %d (%s)", done, len(futures), name)
 
 
-def _write_image(galaxies: Sequence[Galaxy], job: _ImageJob, *, root: Path, seed: int) -> str:
+def _write_image(
+    galaxies: Sequence[Galaxy],
+    job: _ImageJob,
+    *,
+    root: Path,
+    seed: int,
+    writers: dict[str, Callable[..., Path]],
+) -> str:
     """Render one footprint, add noise band by band and write it (and its copy)."""
     footprint, instrument = job.footprint, job.footprint.instrument
-    writer = _WRITERS[instrument.name]
+    writer = writers[instrument.name]
     code = _SURVEYS.index(instrument.name)
     scene = render_scene(galaxies, footprint.wcs, footprint.shape, instrument=instrument)
     targets = [footprint] if job.copy is None else [footprint, job.copy]

@@ -1,4 +1,4 @@
-"""SDSS: PhotoObj tables, objid bits and DR8+ frame files."""
+"""SDSS: PhotoObj tables, objid bits, DR8+ frame files and (through `_sdss_dr7`) DR7 fpC frames."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pandas as pd
 from galcore.errors import CurationError, UnitsError
 from galcore.surveys._fits import HDU, as_float_image, celestial_wcs, read_hdus
 from galcore.surveys._images import SurveyImage
+from galcore.surveys._sdss_dr7 import find_fpc_frames, fpc_key, read_fpc
 from galcore.surveys._tables import read_table
 
 __all__ = ["PHOTOOBJ_COLUMNS", "decode_objid", "find_frames", "read_frame", "read_photoobj"]
@@ -85,28 +86,48 @@ def read_photoobj(path: Path) -> pd.DataFrame:
 
 
 def find_frames(root: Path) -> dict[FrameKey, Path]:
-    """Find DR8+ frame files anywhere under `root` by their names."""
-    frames = {}
+    """Find SDSS frames anywhere under `root` by their names, keyed (band, run, camcol, field).
+
+    DR8+ ``frame-{band}-{run6}-{camcol}-{field4}.fits[.bz2]`` and DR7
+    ``fpC-{run6}-{band}{camcol}-{field4}.fit[.gz]`` files are both found; where a field's band
+    is there in both, the DR8 frame (already calibrated) is used.
+    """
+    dr8 = {}
     for path in sorted(root.rglob("frame-*.fits*")):
         match = _FRAME_NAME.match(path.name)
         if match:
             band, run, camcol, field, _ = match.groups()
-            frames[band, int(run), int(camcol), int(field)] = path
-    logger.info("%s: %d SDSS frame files", root, len(frames))
+            dr8[band, int(run), int(camcol), int(field)] = path
+    dr7 = find_fpc_frames(root)
+    frames = {**dr7, **dr8}
+    logger.info(
+        "%s: %d SDSS frame files (%d DR8, %d DR7 fpC; %d fpC left for their DR8 frame)",
+        root,
+        len(frames),
+        len(dr8),
+        len(frames) - len(dr8),
+        len(dr7.keys() & dr8.keys()),
+    )
     return frames
 
 
-def read_frame(path: Path) -> SurveyImage:
-    """Read a DR8+ frame: HDU0 nanomaggies per pixel with its (rotated) TAN WCS.
+def read_frame(path: Path, *, tsfield: Path | None = None) -> SurveyImage:
+    """Read an SDSS frame as surface brightness in nanomaggies per square arcsecond.
+
+    A DR8+ frame is HDU0 nanomaggies per pixel with its (rotated) TAN WCS. A DR7 fpC frame
+    (known by its name) is counts, calibrated with its field's `tsfield` file (`read_fpc`).
 
     Raises
     ------
     UnitsError
         If the pixels are integers (counts, not nanomaggies) or ``BUNIT`` does not say
-        nanomaggies: nothing is rescaled on a guess.
+        nanomaggies: nothing is rescaled on a guess. For an fpC frame, if `tsfield` is None
+        or lacks the photometric solution.
     UnreadableFileError
         If the file holds no 2-D image or no celestial WCS.
     """
+    if fpc_key(path) is not None:
+        return read_fpc(path, tsfield)
     (primary,) = read_hdus(path, (0,)).values()
     data = as_float_image(primary.data, path)
     wcs = celestial_wcs(primary.header, path)
@@ -122,7 +143,7 @@ def _check_nanomaggies(hdu: HDU, path: Path) -> None:
         msg = (
             f"{path}: integer pixels ({data.dtype}) where a DR8 frame holds float nanomaggies;"
             " raw counts (a DR7 fpC frame, say) need their photometric calibration: give the"
-            " DR8 frame-*.fits.bz2 of this field"
+            " DR8 frame-*.fits.bz2 of this field, or the fpC under its own name with its tsField"
         )
         raise UnitsError(msg)
     unit = str(hdu.header.get("BUNIT", "")).strip()
