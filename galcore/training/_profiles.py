@@ -217,7 +217,11 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             weights="none",
             image_size=64,
             batch_size=32,
-            learning_rate=1e-3,
+            # At 1e-3 the weights moved faster than batch normalisation's moving statistics
+            # (momentum 0.9) followed: validation accuracy fell to 0.42-0.56 for single epochs
+            # and the best epoch of one seed in ten scored 96.6% on HP SDSS; the same seed at
+            # 3e-4 stayed at 0.97-0.98 through stage 3 and scored 98.7%.
+            learning_rate=3e-4,
             dropout_rate=0.5,
             epochs=(2, 8, 16),
             patience=4,
