@@ -72,7 +72,6 @@ _OBJECT_COLUMNS = (
     "gz_nvote",
     "match_index",
     "sets",
-    "status",
 )
 _RUN_ARRAYS = ("probs", "embedding")
 _SELECTION = ("selected_ids", "selected_row")
@@ -147,10 +146,12 @@ def load_objects(root: str, version: int) -> dict[str, np.ndarray]:
     Returns
     -------
     dict of str to numpy.ndarray
-        Read-only columns, one value per catalog row.
+        Read-only columns, one value per catalog row, and ``usable``: whether the row has an
+        image (status ok or partial), the rows the dashboard shows.
     """
     logger.info("reading the objects of %s (version %d)", root, version)
-    return _read_only(Workspace(Path(root)).catalog(mode="r").columns(_OBJECT_COLUMNS))
+    catalog = Workspace(Path(root)).catalog(mode="r")
+    return _read_only({**catalog.columns(_OBJECT_COLUMNS), "usable": catalog.usable()})
 
 
 @pn.cache(max_items=16)
@@ -217,7 +218,7 @@ def select_frame(
         msg = f"survey must be {ALL_SURVEYS!r} or one of {', '.join(SURVEYS)}, got {survey!r}"
         raise ValueError(msg)
     predicted, label = predictions["predicted"], objects["label"]
-    keep = predictions.get("shown", predictions["valid"]) & (objects["status"] == 0)
+    keep = predictions.get("shown", predictions["valid"]) & objects["usable"]
     if survey != ALL_SURVEYS:
         keep &= objects["survey"] == SURVEYS.index(survey)
     if misclassified_only:

@@ -298,7 +298,7 @@ class GalaxyStore(StoreData, StoreDecisions, Viewer):
     @param.depends("misclassified_only", "run", "survey")
     def _count_text(self) -> str:
         """Say how many galaxies are shown."""
-        total = int((self._predictions["shown"] & (self._objects["status"] == 0)).sum())
+        total = int((self._predictions["shown"] & self._objects["usable"]).sum())
         return f"**{self.count}** of {total} galaxies shown"
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -123,7 +123,7 @@ def undecided_rows(
 
 def _reviewable(objects: Arrays, predictions: Arrays, decided: np.ndarray | None) -> np.ndarray:
     """Curated rows with a prediction, without those in `decided`."""
-    keep = predictions["valid"] & (objects["status"] == 0)
+    keep = predictions["valid"] & objects["usable"]
     return keep if decided is None else keep & ~decided
 
 

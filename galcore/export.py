@@ -44,8 +44,10 @@ def catalog_table(workspace: Path, *, run: str | None = None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``object_id, survey, ra, dec, label, gz_p_el, gz_p_cs, match_id, sets, status,
-        failure`` and, with a run, ``p_spiral, predicted`` and the latest review of each object
-        (``decision, decision_label, decision_run``, whichever run it was about).
+        missing_fraction, failure`` (``missing_fraction``: the share of the cutout off the
+        images, above 0 for ``partial`` objects and those ``off_frame``) and, with a run,
+        ``p_spiral, predicted`` and the latest review of each object (``decision,
+        decision_label, decision_run``, whichever run it was about).
     """
     space = Workspace(workspace)
     catalog = space.catalog(mode="r")
@@ -66,6 +68,7 @@ def catalog_table(workspace: Path, *, run: str | None = None) -> pd.DataFrame:
             "match_id": match_id,
             "sets": _set_names(c["sets"]),
             "status": np.asarray(catalog.status_codes)[c["status"]],
+            "missing_fraction": c["missing_fraction"],
             "failure": [failures.get(row, "") for row in range(len(c["object_id"]))],
         }
     )

@@ -95,9 +95,9 @@ def predict(workspace: Workspace | Path | str, run: str, *, batch_size: int = 64
     catalog = workspace.catalog()
     target = catalog.run(run)
     model = load_run_model(workspace, run)
-    rows = np.flatnonzero(catalog.ok())
+    rows = np.flatnonzero(catalog.usable())
     if not len(rows):
-        msg = f"{catalog.path} has no curated object (status ok) to predict"
+        msg = f"{catalog.path} has no curated object (status ok or partial) to predict"
         raise TrainingError(msg)
     probs, features = _predict_rows(model, catalog, rows, batch_size=batch_size)
     result = Predictions(run, _full(probs, rows, len(catalog)), _full(features, rows, len(catalog)))

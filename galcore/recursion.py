@@ -108,7 +108,7 @@ def next_training_set(
     run = catalog.run(parent)
     parent_rows, parent_labels = run.read("train_index"), run.read("train_label")
     probs = run.read("probs")
-    curated = catalog.ok()
+    curated = catalog.usable()
     row_of = {object_id: row for row, object_id in enumerate(catalog.column("object_id").tolist())}
     reviewed = {row_of[i]: d for i, d in decisions.items() if i in row_of and curated[row_of[i]]}
     if n_ignored := len(decisions) - len(reviewed):

@@ -5,6 +5,7 @@ This package imports neither TensorFlow nor Panel.
 
 from __future__ import annotations
 
+from store._catalog_append import CatalogAppender
 from store.catalog import Catalog, CatalogWriter, Run
 from store.errors import (
     LedgerLockedError,
@@ -24,6 +25,7 @@ __all__ = [
     "SETS",
     "SURVEYS",
     "Catalog",
+    "CatalogAppender",
     "CatalogWriter",
     "Decision",
     "DecisionCounts",

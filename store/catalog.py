@@ -22,6 +22,8 @@ import zarr
 
 from store.errors import RunExistsError, SchemaError, StoreNotFoundError
 from store.schema import (
+    COLUMN_DEFAULTS,
+    IMAGE_STATUSES,
     OBJECT_COLUMNS,
     RUN_ARRAYS,
     SCHEMA_VERSION,
@@ -31,13 +33,21 @@ from store.schema import (
     validate_columns,
 )
 
-__all__ = ["Catalog", "CatalogWriter", "Run"]
+__all__ = ["PER_OBJECT_RUN_ARRAYS", "Catalog", "CatalogWriter", "Run"]
 
 IMAGE_CHUNK = 64
 """Images per chunk: one chunk read costs ~1 ms, so never store one image per chunk."""
 ROW_CHUNK = 1 << 16
 """Rows per chunk of the columns and run arrays."""
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+PER_OBJECT_RUN_ARRAYS = tuple(name for name, (_, width) in RUN_ARRAYS.items() if width != 0)
+"""Run arrays with one row per catalog row (probs, features, embedding); the 1-D ones are lists
+of rows (``train_index``) or of their labels."""
+
+
+def _partial_path(path: Path) -> Path:
+    """Return the temporary folder in which this process writes the catalog `path` anew."""
+    return path.with_name(f".{path.name}.partial-{os.getpid()}")
 
 
 def _swap_in(new: Path, target: Path) -> None:
@@ -52,6 +62,45 @@ def _swap_in(new: Path, target: Path) -> None:
             old.rename(target)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_rows(name: str, array: np.ndarray, catalog: Path) -> None:
+    """Raise if a per-object run array does not have one row per catalog row (as it is now)."""
+    rows = zarr.open_array(catalog / "objects" / "object_id", mode="r").shape[0]
+    if len(array) != rows:
+        msg = (
+            f"run array {name!r} has {len(array)} rows but {catalog} has {rows}: objects were"
+            " added to the catalog ('galcore curate --add') while this step ran; run it again"
+        )
+        raise SchemaError(msg)
+
+
+def _check_status_codes(status_codes: Sequence[str]) -> None:
+    """Raise unless the status names start with "ok" (code 0)."""
+    if not status_codes or status_codes[0] != STATUS_OK:
+        msg = f"status_codes must start with {STATUS_OK!r}, got {list(status_codes)}"
+        raise SchemaError(msg)
+
+
+def _write_objects(
+    root: zarr.Group,
+    columns: Mapping[str, np.ndarray],
+    status_codes: Sequence[str],
+    failures: Mapping[int, str],
+) -> None:
+    """Write (or replace) the `objects` group: its columns, status codes and failure messages."""
+    size = validate_columns(columns)
+    objects = root.create_group("objects", overwrite=True)
+    objects.attrs.update(
+        {
+            "status_codes": list(status_codes),
+            "failures": [[int(row), msg] for row, msg in sorted(failures.items())],
+        }
+    )
+    chunk = max(1, min(size, ROW_CHUNK))
+    for name, dtype in OBJECT_COLUMNS.items():
+        array = objects.create_array(name, shape=(size,), dtype=dtype, chunks=(chunk,))
+        array[...] = np.asarray(columns.get(name, COLUMN_DEFAULTS.get(name))).astype(dtype)
 
 
 class Run:
@@ -85,8 +134,10 @@ class Run:
     def write(self, name: str, values: np.ndarray) -> None:
         """Write (or replace) the array `name`, checking it against `RUN_ARRAYS`.
 
-        The array is written aside and then moved into place, so a reader (or a crash) never
-        sees a half-written array.
+        A per-object array (`PER_OBJECT_RUN_ARRAYS`) must have one row per catalog row, as the
+        catalog is now: a step that read it before objects were added must run again. The
+        array is written aside and then moved into place, so a reader (or a crash) never sees
+        a half-written array.
         """
         if name not in RUN_ARRAYS:
             msg = f"unknown run array {name!r}; allowed: {', '.join(RUN_ARRAYS)}"
@@ -98,6 +149,8 @@ class Run:
             msg = f"run array {name!r} has shape {array.shape}; expected {expected_ndim}-D"
             msg += f" with {width} columns" if width else ""
             raise SchemaError(msg)
+        if name in PER_OBJECT_RUN_ARRAYS:
+            _check_rows(name, array, self.path.parents[1])
         partial = f"{name}.partial-{os.getpid()}"
         chunks = (max(1, min(len(array), ROW_CHUNK)), *array.shape[1:])
         self._group.create_array(
@@ -166,8 +219,10 @@ class Catalog:
         return {int(row): message for row, message in self._objects.attrs["failures"]}
 
     def column(self, name: str) -> np.ndarray:
-        """Return one object column as a NumPy array."""
+        """Return one object column as a NumPy array (its default where the catalog predates it)."""
         check_column(name)
+        if name not in self._objects:
+            return np.full(len(self), COLUMN_DEFAULTS[name], dtype=OBJECT_COLUMNS[name])
         return self._objects[name][...]
 
     def columns(self, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -177,6 +232,14 @@ class Catalog:
     def ok(self) -> np.ndarray:
         """Return the boolean mask of the rows that were curated successfully."""
         return self.column("status") == 0
+
+    def usable(self) -> np.ndarray:
+        """Return the boolean mask of the rows with an image: status ``ok`` or ``partial``.
+
+        These are the rows to train on and predict; the test sets hold ``ok`` rows only.
+        """
+        codes = [k for k, name in enumerate(self.status_codes) if name in IMAGE_STATUSES]
+        return np.isin(self.column("status"), codes)
 
     def read_images(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
         """Return the images of the given rows, in that order, as uint8 (n, S, S, 3).
@@ -256,21 +319,14 @@ class CatalogWriter:
         status_codes: Sequence[str],
         attrs: Mapping[str, Any] | None = None,
     ) -> None:
-        if not status_codes or status_codes[0] != STATUS_OK:
-            msg = f"status_codes must start with {STATUS_OK!r}, got {list(status_codes)}"
-            raise SchemaError(msg)
+        _check_status_codes(status_codes)
         self.path = Path(path)
         self.size = validate_columns(columns)
-        self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        self._tmp = _partial_path(self.path)
         shutil.rmtree(self._tmp, ignore_errors=True)
         root = zarr.open_group(self._tmp, mode="w")
         root.attrs.update({"schema_version": SCHEMA_VERSION, **(attrs or {})})
-        objects = root.create_group("objects")
-        objects.attrs.update({"status_codes": list(status_codes), "failures": []})
-        chunk = max(1, min(self.size, ROW_CHUNK))
-        for name, dtype in OBJECT_COLUMNS.items():
-            array = objects.create_array(name, shape=(self.size,), dtype=dtype, chunks=(chunk,))
-            array[...] = np.asarray(columns[name]).astype(dtype)
+        _write_objects(root, columns, status_codes, {})
         shape = (self.size, image_size, image_size, 3)
         self.images = root.create_array(
             "images", shape=shape, dtype="uint8", chunks=(IMAGE_CHUNK, image_size, image_size, 3)

@@ -15,6 +15,8 @@ import numpy as np
 from store.errors import SchemaError
 
 __all__ = [
+    "COLUMN_DEFAULTS",
+    "IMAGE_STATUSES",
     "LABELS",
     "NO_LABEL",
     "OBJECT_COLUMNS",
@@ -43,6 +45,10 @@ SETS: tuple[str, ...] = ("train", "val", "hp_test", "fo_test", "unlabelled")
 """Data sets; `objects/sets` holds bit k for SETS[k], so an object may be in several."""
 
 STATUS_OK = "ok"
+IMAGE_STATUSES: tuple[str, ...] = (STATUS_OK, "partial")
+"""Statuses of the objects that have an image: whole cutouts (``ok``) and cutouts that run off
+every frame or tile by at most the allowed fraction (``partial``). Both are used for training and
+prediction; the test sets hold ``ok`` objects only."""
 
 OBJECT_COLUMNS: Mapping[str, np.dtype] = {
     "object_id": np.dtype("int64"),
@@ -60,13 +66,20 @@ OBJECT_COLUMNS: Mapping[str, np.dtype] = {
     "mag_i": np.dtype("float32"),
     "sets": np.dtype("uint8"),
     "status": np.dtype("uint8"),
+    "missing_fraction": np.dtype("float32"),
 }
 """One 1-D array per column under `objects/`, all of the catalog's length.
 
 `status` indexes the `status_codes` attribute of `objects/` (code 0 is "ok"); `match_index` is the
 row of the same galaxy in the other survey (-1 for none); `radius` is the Petrosian radius (SDSS)
-or the half-light radius (DES) in arcsec; missing numbers are NaN.
+or the half-light radius (DES) in arcsec; `missing_fraction` is the share of the cutout that lies
+off the image it was cut from (0 for a whole cutout, NaN where the object failed for another
+reason than lying off its images); missing numbers are NaN.
 """
+
+COLUMN_DEFAULTS: Mapping[str, float] = {"missing_fraction": 0.0}
+"""Columns added after the first catalogs, with the value they have in a catalog written without
+them (its objects were all whole cutouts); reading and writing fill them in."""
 
 RUN_ARRAYS: Mapping[str, tuple[np.dtype, int | None]] = {
     "probs": (np.dtype("float32"), len(LABELS)),
@@ -109,12 +122,18 @@ def set_mask(sets: np.ndarray, name: str) -> np.ndarray:
 def validate_columns(columns: Mapping[str, Any]) -> int:
     """Check column names, dtypes and lengths against `OBJECT_COLUMNS`; return the length.
 
+    The columns of `COLUMN_DEFAULTS` may be absent.
+
     Raises
     ------
     SchemaError
         Listing every missing, unexpected or mistyped column and the allowed names.
     """
-    problems = [f"missing column {name!r}" for name in OBJECT_COLUMNS if name not in columns]
+    problems = [
+        f"missing column {name!r}"
+        for name in OBJECT_COLUMNS
+        if name not in columns and name not in COLUMN_DEFAULTS
+    ]
     problems += [f"unexpected column {name!r}" for name in columns if name not in OBJECT_COLUMNS]
     lengths = set()
     for name, values in columns.items():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["curate_command", "curate_command_parser"]
 
 _INPUTS = ("gz", "sdss_photo", "sdss_frames", "des_catalog", "des_tiles")
+_SETTINGS = {"size": "size", "field": "field_arcsec", "seed": "seed", "max_missing": "max_missing"}
+"""Options that set a `CurationConfig` field (option -> field) where given; else its default."""
 
 
 def curate_command_parser(
@@ -41,15 +45,38 @@ def curate_command_parser(
     )
     parser.add_argument("--des-catalog", type=Path, help="DES DR1 main catalog CSV")
     parser.add_argument("--des-tiles", type=Path, help="folder with DES *.fits.fz tiles below it")
-    parser.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
     parser.add_argument(
-        "--field", type=float, default=40.0, help="cutout side in arcsec (default 40)"
+        "--add",
+        action="store_true",
+        help="add to the workspace's catalog the objects it does not hold yet (new tiles, new"
+        " fields, the other survey): only they are cut out, appended as new rows and matched"
+        " with the catalog's objects; its rows keep their index, image and sets, and its runs"
+        " have no predictions for the new rows. Options not given take the catalog's settings"
+        " (--size and --field must be the catalog's)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the set assignment")
+    parser.add_argument("--size", type=int, help="image side in pixels (default 128)")
+    parser.add_argument("--field", type=float, help="cutout side in arcsec (default 40)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the set assignment (default 0; of the new rows' with --add)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    parser.add_argument(
+        "--max-missing",
+        type=float,
+        metavar="F",
+        help="largest fraction of a cutout that may lie off the frames or tiles (default 0.25:"
+        " the galaxy's centre a quarter of the field inside an edge): a galaxy at the edge of"
+        " its frame or tile is cut from a neighbouring one that holds all of it, else kept as"
+        " 'partial' (black off the image; trained on, never tested) while it misses at most"
+        " F, and fails as 'off_frame' beyond",
+    )
     parser.add_argument("--strict", action="store_true", help="stop at the first object that fails")
     parser.add_argument(
-        "--replace", action="store_true", help="replace a catalog that holds runs (drops them)"
+        "--replace",
+        action="store_true",
+        help="replace a catalog that holds runs (drops them); not with --add",
     )
     parser.set_defaults(func=curate_command)
     return parser
@@ -71,22 +98,63 @@ def survey_inputs(args: argparse.Namespace) -> SurveyInputs:
 def curate_command(args: argparse.Namespace) -> int:
     """Run ``galcore curate``."""
     from galcore.curation import CurationConfig, curate_catalog
-    from galcore.errors import CurationWarning
 
-    mode = "strict" if args.strict else "skip"
-    config = CurationConfig(
-        size=args.size, field_arcsec=args.field, seed=args.seed, mode=mode, workers=args.workers
-    )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CurationWarning)
+    options = {"mode": "strict" if args.strict else "skip", "workers": args.workers}
+    given = {field: getattr(args, name) for name, field in _SETTINGS.items()}
+    options |= {field: value for field, value in given.items() if value is not None}
+    if args.add:
+        return _add(args, options)
+    config = CurationConfig(**options)
+    with _warnings_last():
         summary = curate_catalog(
             survey_inputs(args), args.workspace, config=config, replace=args.replace
         )
-    print(
-        f"wrote {summary.path}: {summary.n_sdss} SDSS + {summary.n_des} DES objects,"
-        f" {summary.n_matched} matched, in {summary.seconds:.0f} s"
-    )
-    print("sets: " + ", ".join(f"{name} {n}" for name, n in summary.sets.items()))
+        print(
+            f"wrote {summary.path}: {summary.n_sdss} SDSS + {summary.n_des} DES objects,"
+            f" {summary.n_matched} matched, in {summary.seconds:.0f} s"
+        )
+        print("sets: " + ", ".join(f"{name} {n}" for name, n in summary.sets.items()))
+        print(
+            f"edges: {summary.partial} partial (up to {config.max_missing:.0%} of the cutout off"
+            f" the images), {summary.from_neighbour} cut from a neighbouring frame or tile"
+        )
+    return 0
+
+
+@contextmanager
+def _warnings_last() -> Iterator[None]:
+    """Print the curation warnings raised in the block to stderr, after what the block prints."""
+    from galcore.errors import CurationWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CurationWarning)
+        yield
     for warning in caught:
         print(f"WARNING: {warning.message}", file=sys.stderr)
+
+
+def _add(args: argparse.Namespace, options: dict[str, object]) -> int:
+    """Run ``galcore curate --add``: the settings not given are the catalog's."""
+    from galcore.curation import add_to_catalog, catalog_config
+    from galcore.errors import CurationError
+
+    if args.replace:
+        msg = "--add keeps the catalog and its runs; --replace would drop them: give one of them"
+        raise CurationError(msg)
+    config = catalog_config(args.workspace, **options)
+    with _warnings_last():
+        summary = add_to_catalog(survey_inputs(args), args.workspace, config=config)
+        if not summary.rows:
+            print(
+                f"nothing to add: {summary.path} holds all {summary.n_known} objects of the"
+                " inputs already"
+            )
+            return 0
+        print(
+            f"added rows {summary.rows.start}-{summary.rows.stop - 1} to {summary.path}:"
+            f" {summary.n_sdss} SDSS + {summary.n_des} DES objects, {summary.n_matched} new"
+            f" matches ({summary.n_joined} with objects it held), {summary.n_known} objects of"
+            f" the inputs held already, in {summary.seconds:.0f} s"
+        )
+        print("new in sets: " + ", ".join(f"{name} {n}" for name, n in summary.sets.items()))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from galcore.curation._append import AdditionSummary, add_to_catalog, catalog_config
 from galcore.curation._crossmatch import crossmatch
 from galcore.curation._curate import STATUS_CODES, CurationConfig, CurationSummary, curate_catalog
 from galcore.curation._cutout import cutout, north_up_wcs
@@ -11,12 +12,15 @@ from galcore.curation._stretch import ColourStretch
 
 __all__ = [
     "STATUS_CODES",
+    "AdditionSummary",
     "ColourStretch",
     "CurationConfig",
     "CurationSummary",
     "SetFractions",
     "SurveyInputs",
+    "add_to_catalog",
     "assign_sets",
+    "catalog_config",
     "crossmatch",
     "curate_catalog",
     "cutout",

@@ -9,7 +9,7 @@ import warnings
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -17,24 +17,23 @@ import pandas as pd
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
+from galcore.curation._config import CurationConfig, CurationSummary
 from galcore.curation._crossmatch import crossmatch
 from galcore.curation._groups import BANDS, GroupResult, ImageGroup, cut_group
 from galcore.curation._inputs import SurveyInputs
-from galcore.curation._sets import SetFractions, assign_sets
-from galcore.curation._stretch import ColourStretch
-from galcore.errors import CurationError, CurationWarning
+from galcore.curation._overlap import apply_neighbour_cuts, plan_neighbour_cuts
+from galcore.curation._read import read_tables
+from galcore.curation._sets import assign_sets
+from galcore.errors import CurationError, CurationWarning, OffFrameError
 from galcore.surveys import (
     DES_PIXEL_SCALE_ARCSEC,
     EL_THRESHOLD,
     SPIRAL_THRESHOLD,
     find_frames,
     find_tiles,
-    read_des_catalog,
-    read_galaxy_zoo,
-    read_photoobj,
     tsfield_calibrations,
 )
-from store import Catalog, CatalogWriter, Workspace
+from store import Catalog, CatalogAppender, CatalogWriter, Workspace
 from store.schema import NO_LABEL, OBJECT_COLUMNS, SETS, SURVEYS, set_mask
 
 __all__ = ["STATUS_CODES", "CurationConfig", "CurationSummary", "curate_catalog"]
@@ -48,83 +47,10 @@ STATUS_CODES = (
     "unreadable_file",
     "curation_failed",
     "unknown_units",
+    "partial",
 )
-MODES = ("skip", "strict")
-
-
-@dataclass(frozen=True)
-class CurationConfig:
-    """How to curate: image size and field, crossmatch radius, stretch, sets, parallelism.
-
-    Attributes
-    ----------
-    size
-        Side of the stored images in pixels (the paper's network reads 299).
-    field_arcsec
-        Side of every cutout on the sky, the same for both surveys.
-    match_radius_arcsec
-        Largest SDSS-DES separation of a match.
-    seed
-        Seed of the set assignment.
-    mode
-        ``"skip"`` keeps objects that fail with their reason; ``"strict"`` stops at the first.
-    workers
-        Processes cutting out frames and tiles in parallel.
-    """
-
-    size: int = 128
-    field_arcsec: float = 40.0
-    match_radius_arcsec: float = 1.0
-    seed: int = 0
-    mode: str = "skip"
-    workers: int = 1
-    stretch: ColourStretch = field(default_factory=ColourStretch)
-    fractions: SetFractions = field(default_factory=SetFractions)
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            msg = f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"
-            raise CurationError(msg)
-        if not 16 <= self.size <= 1024:
-            msg = f"size must be between 16 and 1024 pixels, got {self.size}"
-            raise CurationError(msg)
-        if self.field_arcsec <= 0 or self.workers < 1:
-            msg = f"field_arcsec and workers must be > 0, got {self.field_arcsec}, {self.workers}"
-            raise CurationError(msg)
-
-
-@dataclass(frozen=True)
-class CurationSummary:
-    """What a curation wrote."""
-
-    path: Path
-    n_sdss: int
-    n_des: int
-    n_matched: int
-    failures: dict[str, int]
-    sets: dict[str, int]
-    seconds: float
-
-
-def _sdss_table(inputs: SurveyInputs) -> pd.DataFrame:
-    """PhotoObj rows joined with their Galaxy Zoo votes, in frame order."""
-    photo = read_photoobj(inputs.sdss_photo)
-    gz = read_galaxy_zoo(inputs.gz)
-    table = photo.join(gz.drop(columns=["ra", "dec"]), how="left")
-    logger.info(
-        "%d of %d SDSS objects have Galaxy Zoo votes", table["label"].notna().sum(), len(table)
-    )
-    return table.sort_values(["run", "camcol", "field"], kind="stable")
-
-
-_SDSS_COLUMNS = ("ra", "dec", "g", "r", "i", "petroRad_r", "label", "nvote", "p_el", "p_cs")
-_DES_COLUMNS = ("RA", "DEC", "MAG_AUTO_G", "MAG_AUTO_R", "MAG_AUTO_I", "FLUX_RADIUS_R")
-
-
-def _empty(columns: tuple[str, ...], index: str) -> pd.DataFrame:
-    """Return the table of a survey not curated: no rows, the columns `_columns` reads."""
-    empty = pd.Index(np.array([], dtype=np.int64), name=index)
-    return pd.DataFrame({name: np.array([], dtype=np.float64) for name in columns}, index=empty)
+GALAXY_ZOO_COLUMNS = ("label", "gz_nvote", "gz_p_el", "gz_p_cs")
+"""Columns that belong to the galaxy, not to a survey's view of it: a DES match has them too."""
 
 
 def _columns(
@@ -155,7 +81,7 @@ def _columns(
     columns["gz_nvote"][:n_sdss] = sdss["nvote"].fillna(0).to_numpy()
     columns["gz_p_el"][:n_sdss] = sdss["p_el"].to_numpy()
     columns["gz_p_cs"][:n_sdss] = sdss["p_cs"].to_numpy()
-    for name in ("label", "gz_nvote", "gz_p_el", "gz_p_cs"):
+    for name in GALAXY_ZOO_COLUMNS:
         columns[name][des_rows] = columns[name][sdss_rows]
     columns["sets"] = np.zeros(n, dtype=np.uint8)
     columns["status"] = np.zeros(n, dtype=np.uint8)
@@ -190,6 +116,14 @@ def _des_groups(des: pd.DataFrame, tiles_dir: Path, start: int) -> Iterator[Imag
         start += len(rows)
 
 
+def _groups(sdss: pd.DataFrame, des: pd.DataFrame, inputs: SurveyInputs) -> list[ImageGroup]:
+    """Return the image groups of the SDSS rows followed by those of the DES rows, from row 0."""
+    return [
+        *(_sdss_groups(sdss, inputs.sdss_frames) if len(sdss) else ()),
+        *(_des_groups(des, inputs.des_tiles, len(sdss)) if len(des) else ()),
+    ]
+
+
 def _group(survey, start, ids, ra, dec, files, keys, expected) -> ImageGroup:  # noqa: ANN001
     """Return an ImageGroup with the files found for each band and the names of the missing ones."""
     return ImageGroup(
@@ -205,7 +139,12 @@ def _group(survey, start, ids, ra, dec, files, keys, expected) -> ImageGroup:  #
 
 def _cut_all(groups: list[ImageGroup], config: CurationConfig) -> Iterator[GroupResult]:
     """Cut out every group, in parallel when asked, yielding results in row order."""
-    options = {"size": config.size, "field_arcsec": config.field_arcsec, "stretch": config.stretch}
+    options = {
+        "size": config.size,
+        "field_arcsec": config.field_arcsec,
+        "stretch": config.stretch,
+        "max_missing": config.max_missing,
+    }
     if config.workers == 1:
         yield from (cut_group(group, **options) for group in groups)
         return
@@ -220,15 +159,22 @@ def _cut_all(groups: list[ImageGroup], config: CurationConfig) -> Iterator[Group
 
 
 def _write_images(
-    writer: CatalogWriter, groups: list[ImageGroup], config: CurationConfig
-) -> dict[int, tuple[str, str]]:
-    """Write every image in row order; return row -> (reason, message) of each failure."""
+    writer: CatalogWriter | CatalogAppender, groups: list[ImageGroup], config: CurationConfig
+) -> tuple[dict[int, tuple[str, str]], np.ndarray]:
+    """Write every image in row order; return the failures and the cutouts' missing fractions.
+
+    The failures are row -> (reason, message); the fractions of each cutout off its images
+    are by row (NaN before the groups' first row). In strict mode a cutout off its images
+    fails only once no neighbouring file holds it (`_cut_from_neighbours`).
+    """
     failures: dict[int, tuple[str, str]] = {}
+    missing = np.full(max((g.start + len(g) for g in groups), default=0), np.nan, np.float32)
     total, done, began = sum(map(len, groups)), 0, time.monotonic()
     for result in _cut_all(groups, config):
         writer.write_images(result.start, result.images)
+        missing[result.start : result.start + len(result.images)] = result.missing
         for offset, reason, message in result.failures:
-            if config.mode == "strict":
+            if config.mode == "strict" and reason != OffFrameError.reason:
                 raise CurationError(message)
             failures[result.start + offset] = (reason, message)
         done += len(result.images)
@@ -241,7 +187,92 @@ def _write_images(
             elapsed,
             elapsed * (total - done) / done,
         )
-    return failures
+    return failures, missing
+
+
+def _cut_from_neighbours(
+    writer: CatalogWriter | CatalogAppender,
+    groups: list[ImageGroup],
+    inputs: SurveyInputs,
+    config: CurationConfig,
+    cut: tuple[dict[int, tuple[str, str]], np.ndarray],
+) -> int:
+    """Cut the galaxies at the edge of their files from neighbours that hold more of them.
+
+    `cut` is what `_write_images` returned; it is updated. Returns how many galaxies were cut
+    from a neighbour; in strict mode, raises for the first galaxy still failing.
+    """
+    failures, missing = cut
+    plans = plan_neighbour_cuts(
+        inputs, groups, missing, size=config.size, field_arcsec=config.field_arcsec
+    )
+    results = _cut_all([plan.group for plan in plans], config)
+    moved = apply_neighbour_cuts(writer, plans, results, failures, missing)
+    if config.mode == "strict" and failures:
+        raise CurationError(failures[min(failures)][1])
+    return moved
+
+
+def _statuses(
+    failures: dict[int, tuple[str, str]],
+    missing: np.ndarray,
+    rows: range,
+    codes: tuple[str, ...],
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Return the status of each of `rows` and the status names: `codes` and any it lacks.
+
+    A row that did not fail is ``partial`` where `missing` (by catalog row, as `failures`) is
+    above 0, ``ok`` otherwise.
+    """
+    names = list(codes)
+    status = np.zeros(len(rows), dtype=np.uint8)
+    partial = np.flatnonzero(missing[rows.start : rows.stop] > 0) + rows.start
+    reasons = dict.fromkeys(partial.tolist(), "partial")
+    reasons |= {row: reason for row, (reason, _) in failures.items()}
+    for row, reason in reasons.items():
+        name = reason if reason in STATUS_CODES else "curation_failed"
+        if name not in names:
+            names.append(name)
+        status[row - rows.start] = names.index(name)
+    return status, tuple(names)
+
+
+def _sets(
+    columns: dict[str, np.ndarray],
+    ok: np.ndarray,
+    config: CurationConfig,
+    *,
+    partial: np.ndarray,
+    seed: int,
+) -> np.ndarray:
+    """Return the `sets` code of each row of `columns` (`match_index` among those rows).
+
+    `ok` and `partial` mark the rows with a whole and with a partial cutout.
+    """
+    confident = (columns["gz_p_cs"] >= SPIRAL_THRESHOLD) | (columns["gz_p_el"] >= EL_THRESHOLD)
+    return assign_sets(
+        columns["survey"],
+        columns["label"],
+        confident,
+        columns["match_index"],
+        ok,
+        partial=partial,
+        fractions=config.fractions,
+        seed=seed,
+    )
+
+
+def _warn_failures(failures: dict[int, tuple[str, str]], n: int) -> Counter[str]:
+    """Warn once with the counts of the objects that failed, by reason; return the counts."""
+    reasons = Counter(reason for reason, _ in failures.values())
+    if reasons:
+        counts = ", ".join(f"{k} {reason}" for reason, k in reasons.most_common())
+        msg = (
+            f"{len(failures)} of {n} objects could not be curated ({counts}); they stay"
+            " in the catalog with their reason (see 'galcore export')"
+        )
+        warnings.warn(msg, CurationWarning, stacklevel=3)
+    return reasons
 
 
 def _refuse_replacing_runs(path: Path, *, replace: bool) -> None:
@@ -269,7 +300,10 @@ def curate_catalog(
     Reads Galaxy Zoo 1 table 2 (duplicates removed, the 0.985 / 0.926 confidence thresholds),
     the SDSS PhotoObj rows and frames, and the DES catalog and tiles; matches SDSS and DES one
     to one within the match radius; cuts out g, r, i around every object onto one north-up grid
-    of the same angular size for both surveys, on one flux scale with one colour stretch; and
+    of the same angular size for both surveys, on one flux scale with one colour stretch (a
+    cutout running off its named frame or tile comes from a neighbouring one that holds more
+    of it, and is kept as ``partial`` while at most `CurationConfig.max_missing` of it is off
+    the images); and
     assigns the train, val, hp_test, fo_test and unlabelled sets. The new catalog replaces the
     old one only when complete. Either survey may be curated alone (`SurveyInputs` with its
     inputs only): SDSS alone gives labelled galaxies to train on but no test sets (those need
@@ -309,12 +343,7 @@ def curate_catalog(
     path = Workspace(workspace).catalog_path
     _refuse_replacing_runs(path, replace=replace)
     inputs.check()
-    sdss = _sdss_table(inputs) if inputs.has_sdss else _empty(_SDSS_COLUMNS, "objid")
-    des = (
-        read_des_catalog(inputs.des_catalog).sort_values("TILENAME", kind="stable")
-        if inputs.has_des
-        else _empty(_DES_COLUMNS, "COADD_OBJECT_ID")
-    )
+    sdss, des = read_tables(inputs)
     pairs = crossmatch(
         SkyCoord(sdss["ra"].to_numpy() * u.deg, sdss["dec"].to_numpy() * u.deg),
         SkyCoord(des["RA"].to_numpy() * u.deg, des["DEC"].to_numpy() * u.deg),
@@ -326,10 +355,7 @@ def curate_catalog(
         config.match_radius_arcsec,
     )
     columns = _columns(sdss, des, pairs)
-    groups = [
-        *(_sdss_groups(sdss, inputs.sdss_frames) if inputs.has_sdss else ()),
-        *(_des_groups(des, inputs.des_tiles, len(sdss)) if inputs.has_des else ()),
-    ]
+    groups = _groups(sdss, des, inputs)
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = CatalogWriter(
         path,
@@ -339,36 +365,19 @@ def curate_catalog(
         attrs=_provenance(inputs, config),
     )
     try:
-        failures = _write_images(writer, groups, config)
-        status = np.zeros(len(columns["status"]), dtype=np.uint8)
-        for row, (reason, _) in failures.items():
-            status[row] = STATUS_CODES.index(
-                reason if reason in STATUS_CODES else "curation_failed"
-            )
+        failures, missing = cut = _write_images(writer, groups, config)
+        from_neighbour = _cut_from_neighbours(writer, groups, inputs, config, cut)
+        status, _ = _statuses(failures, missing, range(len(missing)), STATUS_CODES)
         writer.set_status(status, {row: message for row, (_, message) in failures.items()})
-        confident = (columns["gz_p_cs"] >= SPIRAL_THRESHOLD) | (columns["gz_p_el"] >= EL_THRESHOLD)
-        sets = assign_sets(
-            columns["survey"],
-            columns["label"],
-            confident,
-            columns["match_index"],
-            status == 0,
-            fractions=config.fractions,
-            seed=config.seed,
-        )
+        writer.set_column("missing_fraction", missing)
+        partial = status == STATUS_CODES.index("partial")
+        sets = _sets(columns, status == 0, config, partial=partial, seed=config.seed)
         writer.set_column("sets", sets)
     except BaseException:
         writer.abort()
         raise
     writer.commit()
-    reasons = Counter(reason for reason, _ in failures.values())
-    if reasons:
-        counts = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
-        msg = (
-            f"{len(failures)} of {len(status)} objects could not be curated ({counts}); they stay"
-            " in the catalog with their reason (see 'galcore export')"
-        )
-        warnings.warn(msg, CurationWarning, stacklevel=2)
+    reasons = _warn_failures(failures, len(status))
     return CurationSummary(
         path=path,
         n_sdss=len(sdss),
@@ -377,6 +386,8 @@ def curate_catalog(
         failures=dict(reasons),
         sets={name: int(set_mask(sets, name).sum()) for name in SETS},
         seconds=time.monotonic() - began,
+        partial=int(partial.sum()),
+        from_neighbour=from_neighbour,
     )
 
 

@@ -10,9 +10,9 @@ import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from galcore.curation._cutout import cutout
+from galcore.curation._cutout import coverage, cutout
 from galcore.curation._stretch import ColourStretch
-from galcore.errors import CurationError, MissingBandError
+from galcore.errors import CurationError, MissingBandError, OffFrameError
 from galcore.surveys import SurveyImage, read_frame, read_tile
 
 __all__ = ["BANDS", "GroupResult", "ImageGroup", "cut_group"]
@@ -45,11 +45,17 @@ class ImageGroup:
 
 @dataclass(frozen=True)
 class GroupResult:
-    """The uint8 images of a group and the failures: (offset in group, reason, message)."""
+    """The uint8 images of a group, its failures and the share of each cutout off the images.
+
+    `failures` holds (offset in group, reason, message); `missing` the fraction of each
+    galaxy's cutout that lies off the images (0 for a whole cutout, NaN for a galaxy that failed
+    for another reason).
+    """
 
     start: int
     images: np.ndarray
     failures: list[tuple[int, str, str]]
+    missing: np.ndarray
 
 
 def _read_bands(group: ImageGroup) -> dict[str, SurveyImage]:
@@ -68,27 +74,62 @@ def _read_band(group: ImageGroup, band: str) -> SurveyImage:
 
 
 def cut_group(
-    group: ImageGroup, *, size: int, field_arcsec: float, stretch: ColourStretch
+    group: ImageGroup,
+    *,
+    size: int,
+    field_arcsec: float,
+    stretch: ColourStretch,
+    max_missing: float,
 ) -> GroupResult:
-    """Cut out, resample and colour every galaxy of a group; failures are returned, not raised."""
+    """Cut out, resample and colour every galaxy of a group; failures are returned, not raised.
+
+    A cutout that runs off the images by at most `max_missing` of its pixels is kept, with the
+    pixels off any band's image set to 0 (no flux: black after the stretch) in every band so
+    the colours stay true; one that runs off by more, or lies wholly off, fails as ``off_frame``.
+    """
     images = np.zeros((len(group), size, size, 3), dtype=np.uint8)
+    missing = np.zeros(len(group), dtype=np.float32)
     try:
         bands = _read_bands(group)
     except CurationError as error:
         failures = [
             (k, error.reason, f"galaxy {name}: {error}") for k, name in enumerate(group.names)
         ]
-        return GroupResult(group.start, images, failures)
-    field = field_arcsec * u.arcsec
+        return GroupResult(group.start, images, failures, np.full_like(missing, np.nan))
+    options = {"size": size, "field": field_arcsec * u.arcsec}
     positions = SkyCoord(group.ra * u.deg, group.dec * u.deg)
     failures = []
     for k, name in enumerate(group.names):
         try:
+            planes = [cutout(bands[b], positions[k], **options, name=name) for b in BANDS]
+        except OffFrameError as error:
+            on = np.logical_and.reduce(
+                [
+                    coverage(image.wcs, image.data.shape, positions[k], **options)
+                    for image in bands.values()
+                ]
+            )
+            missing[k] = 1.0 - on.mean()
+            if missing[k] > max_missing:
+                failures.append((k, error.reason, _off_message(error, missing[k], max_missing)))
+                continue
             planes = [
-                cutout(bands[b], positions[k], size=size, field=field, name=name) for b in BANDS
+                np.where(on, cutout(bands[b], positions[k], **options, name=name, partial=True), 0)
+                for b in BANDS
             ]
         except CurationError as error:
+            missing[k] = np.nan
             failures.append((k, error.reason, str(error)))
             continue
         images[k] = stretch(*planes)
-    return GroupResult(group.start, images, failures)
+    return GroupResult(group.start, images, failures, missing)
+
+
+def _off_message(error: OffFrameError, missing: float, max_missing: float) -> str:
+    """Return the message of a cutout that lies off its images by more than `max_missing`."""
+    if missing >= 1.0:
+        return str(error)
+    return (
+        f"{error}: {missing:.0%} of it lies off the image, more than --max-missing"
+        f" {max_missing:g} allows (raise --max-missing to keep it as a partial cutout)"
+    )

@@ -35,6 +35,7 @@ def assign_sets(
     match_index: np.ndarray,
     ok: np.ndarray,
     *,
+    partial: np.ndarray | None = None,
     fractions: SetFractions = SetFractions(),  # noqa: B008 (frozen dataclass)
     seed: int = 0,
 ) -> np.ndarray:
@@ -47,20 +48,24 @@ def assign_sets(
       train or val, and those counterparts (the paper's FO tests).
     - ``unlabelled``: curated DES objects without an SDSS counterpart.
 
+    `ok` marks the objects with a whole cutout and `partial` those with a partial one: these
+    may be in train, val and unlabelled but, like their counterparts, never in a test set.
     Objects that failed curation are in no set.
     """
     rng = np.random.default_rng(seed)
-    sdss = (survey == SURVEYS.index("sdss")) & ok & (label >= 0)
-    des = (survey == SURVEYS.index("des")) & ok
+    usable = ok if partial is None else ok | partial
+    sdss = (survey == SURVEYS.index("sdss")) & usable & (label >= 0)
+    des = (survey == SURVEYS.index("des")) & usable
     matched = match_index >= 0
     pair_ok = np.zeros_like(ok)
     pair_ok[matched] = ok[match_index[matched]]
+    testable = sdss & ok & pair_ok
     members = {name: np.zeros(len(survey), dtype=bool) for name in SETS}
-    members["hp_test"] = _pick(sdss & confident & pair_ok, fractions.hp_test, rng)
+    members["hp_test"] = _pick(testable & confident, fractions.hp_test, rng)
     pool = sdss & confident & ~members["hp_test"]
     members["val"] = _pick(pool, fractions.val, rng)
     members["train"] = pool & ~members["val"]
-    members["fo_test"] = sdss & pair_ok & ~pool
+    members["fo_test"] = testable & ~pool
     for name in ("hp_test", "fo_test"):
         partners = match_index[members[name]]
         members[name][partners] = True

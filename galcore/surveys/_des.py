@@ -39,8 +39,8 @@ def read_des_catalog(path: Path) -> pd.DataFrame:
     Raises
     ------
     CurationError
-        If the file is not a CSV table, lacks a column, holds no rows or a coordinate that is
-        not a number (`read_table`).
+        If the file is not a CSV table, lacks a column, holds no rows, a coordinate that is
+        not a number or a COADD_OBJECT_ID twice with different values (`read_table`).
     """
     table = read_table(
         path,
@@ -48,8 +48,9 @@ def read_des_catalog(path: Path) -> pd.DataFrame:
         kind="DES catalog",
         fix=f"query {', '.join(DES_COLUMNS)}",
         numeric=("COADD_OBJECT_ID", "RA", "DEC"),
+        key="COADD_OBJECT_ID",
     )
-    table = table.drop_duplicates("COADD_OBJECT_ID").set_index("COADD_OBJECT_ID")
+    table = table.set_index("COADD_OBJECT_ID")
     numeric = table.select_dtypes("number").columns
     table[numeric] = table[numeric].mask(table[numeric].abs() == 99)
     logger.info("%s: %d objects", path.name, len(table))

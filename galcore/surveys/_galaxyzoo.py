@@ -60,7 +60,7 @@ def parse_sexagesimal(values: pd.Series | np.ndarray, *, hours: bool) -> np.ndar
 
 
 def read_galaxy_zoo(path: Path) -> pd.DataFrame:
-    """Read Galaxy Zoo 1 table 2, de-duplicated by OBJID.
+    """Read Galaxy Zoo 1 table 2, without its repeated rows (the table has some).
 
     Parameters
     ----------
@@ -77,8 +77,9 @@ def read_galaxy_zoo(path: Path) -> pd.DataFrame:
     Raises
     ------
     CurationError
-        If the file is not a CSV table, lacks a column, holds no rows or a value that is not a
-        number (`read_table`), or a coordinate cannot be parsed.
+        If the file is not a CSV table, lacks a column, holds no rows, a value that is not a
+        number or an OBJID twice with different values (`read_table`), or a coordinate cannot
+        be parsed.
     """
     table = read_table(
         path,
@@ -86,11 +87,9 @@ def read_galaxy_zoo(path: Path) -> pd.DataFrame:
         kind="Galaxy Zoo table",
         fix="is this Galaxy Zoo 1 table 2?",
         numeric=("OBJID", "NVOTE", "P_EL_DEBIASED", "P_CS_DEBIASED"),
+        key="OBJID",
         comment=None,
     )
-    n_rows = len(table)
-    table = table.drop_duplicates("OBJID", keep="first")
-    logger.info("%s: %d rows, %d duplicates removed", path.name, n_rows, n_rows - len(table))
     try:
         ra = parse_sexagesimal(table["RA"], hours=True)
         dec = parse_sexagesimal(table["DEC"], hours=False)

@@ -63,8 +63,9 @@ def read_photoobj(path: Path) -> pd.DataFrame:
     Raises
     ------
     CurationError
-        If the file is not a CSV table, lacks a column, holds no rows or a value that is not a
-        number (`read_table`), or the run/camcol/field columns disagree with the objid bits.
+        If the file is not a CSV table, lacks a column, holds no rows, a value that is not a
+        number or an objid twice with different values (`read_table`), or the run/camcol/field
+        columns disagree with the objid bits.
     """
     table = read_table(
         path,
@@ -72,8 +73,9 @@ def read_photoobj(path: Path) -> pd.DataFrame:
         kind="PhotoObj table",
         fix=f"query {', '.join(PHOTOOBJ_COLUMNS)}",
         numeric=("objid", "ra", "dec", "run", "camcol", "field"),
+        key="objid",
     )
-    table = table.drop_duplicates("objid").set_index("objid")
+    table = table.set_index("objid")
     bits = decode_objid(table.index.to_numpy())
     for name in ("run", "camcol", "field"):
         bad = table[name].to_numpy() != bits[name]

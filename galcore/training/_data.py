@@ -115,10 +115,10 @@ def default_examples(catalog: Catalog, set_name: str = "train") -> Examples:
     Returns
     -------
     examples : Examples
-        Rows in the set with status ok and a label, in catalog order.
+        Rows in the set with an image (status ok or partial) and a label, in catalog order.
     """
     labels = catalog.column("label")
-    mask = set_mask(catalog.column("sets"), set_name) & catalog.ok() & (labels >= 0)
+    mask = set_mask(catalog.column("sets"), set_name) & catalog.usable() & (labels >= 0)
     rows = np.flatnonzero(mask)
     return Examples(rows, labels[rows])
 

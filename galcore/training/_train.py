@@ -385,9 +385,9 @@ def _check_examples(catalog: Catalog, examples: Examples, name: str, *, workers:
     if outside.any():
         msg = f"{name} rows must be in [0, {len(catalog)}); got {examples.rows[outside][:5]}"
         raise TrainingError(msg)
-    failed = examples.rows[~catalog.ok()[examples.rows]]
+    failed = examples.rows[~catalog.usable()[examples.rows]]
     if len(failed):
-        msg = f"{len(failed)} {name} rows failed curation (status not ok), e.g. {failed[:5]}"
+        msg = f"{len(failed)} {name} rows failed curation (no image), e.g. {failed[:5]}"
         raise TrainingError(msg)
 
 

@@ -37,7 +37,7 @@ def predictions(review_workspace: Workspace) -> dict[str, np.ndarray]:
 
 
 def _ok(objects, predictions) -> np.ndarray:
-    return (objects["status"] == 0) & predictions["valid"]
+    return objects["usable"] & predictions["valid"]
 
 
 def _confidence(predictions, rows) -> np.ndarray:

@@ -110,7 +110,10 @@ class TestCurationOfTheSyntheticSky:
         assert len(pairs) >= 10
         assert np.median(same) > 0.8
         assert np.median(same) > np.median(turned) + 0.1
-        assert abs(sdss.mean() - des.mean()) < 0.25 * sdss.mean()  # one flux scale and stretch
+        # One flux scale and stretch: the galaxies' bright cores (not the noise, which SDSS
+        # has more of) are as bright in both surveys.
+        peaks = [np.median(np.percentile(images, 99, axis=(1, 2))) for images in (sdss, des)]
+        assert peaks[1] == pytest.approx(peaks[0], rel=0.25)
 
     def test_sets_are_consistent(self, curated):
         catalog = curated[0].catalog()
@@ -121,7 +124,7 @@ class TestCurationOfTheSyntheticSky:
             set_mask(sets, "hp_test")[survey == 0].sum()
             == set_mask(sets, "hp_test")[survey == 1].sum()
         )
-        assert not set_mask(sets, "train")[~catalog.ok()].any()
+        assert not set_mask(sets, "train")[~catalog.usable()].any()
 
     def test_strict_mode_stops_and_keeps_the_old_catalog(self, curated, sky):
         space = curated[0]

@@ -265,3 +265,72 @@ class TestMalformedTables:
         path.write_text("")
         with pytest.raises(CurationError, match="cannot read the DES catalog as a CSV table"):
             read_des_catalog(path)
+
+
+_PHOTO_ROW = f"{objid(756, 3, 412)},10,0,18,17,16,15.5,15,756,301,3,412,4"
+_OTHER_PHOTO_ROW = f"{objid(756, 3, 412, number=2)},10.1,0,18,17,16,15.5,15,756,301,3,412,4"
+_REPEATS = {  # reader, header, a row, that row's id with other values, another row, id column
+    "photoobj": (
+        read_photoobj,
+        PHOTOOBJ_HEADER,
+        _PHOTO_ROW,
+        _PHOTO_ROW.replace(",4", ",5"),
+        _OTHER_PHOTO_ROW,
+        "objid",
+    ),
+    "des": (
+        read_des_catalog,
+        DES_HEADER,
+        "5,DES0040+0000,10,0,18,17.5,17,6.0",
+        "5,DES0040+0000,10,0,18,17.5,17,6.5",
+        "6,DES0040+0000,10.1,0,18,17.5,17,6.0",
+        "COADD_OBJECT_ID",
+    ),
+    "galaxy-zoo": (
+        read_galaxy_zoo,
+        GZ_HEADER,
+        "1,00:40:00.00,-00:05:33.3,30,0.0,0.5,0.5,0,0,0,1.0,0.0,0.99,1,0,0",
+        "1,00:40:00.00,-00:05:33.3,31,0.0,0.5,0.5,0,0,0,1.0,0.0,0.99,1,0,0",
+        "2,00:41:00.00,+00:01:00.0,40,0.95,0,0,0,0.05,0,0.0,0.93,0.02,0,1,0",
+        "OBJID",
+    ),
+}
+
+
+class TestRepeatedIds:
+    """An id repeated with the same values is dropped and logged; with other values, refused."""
+
+    @pytest.mark.parametrize("survey", list(_REPEATS))
+    def test_a_row_repeated_exactly_is_dropped_and_logged(self, tmp_path, caplog, survey):
+        reader, header, row, _, other, _ = _REPEATS[survey]
+        path = tmp_path / "table.csv"
+        path.write_text(f"{header}\n{row}\n{other}\n{row}\n")
+        with caplog.at_level("INFO", logger="galcore.surveys"):
+            table = reader(path)
+        assert len(table) == 2
+        assert table.index.is_unique
+        assert "table.csv: rows repeating an earlier row exactly, dropped: 1" in caplog.text
+
+    @pytest.mark.parametrize("survey", list(_REPEATS))
+    def test_an_id_with_other_values_names_both_lines_and_the_fix(self, tmp_path, survey):
+        reader, header, row, changed, other, key = _REPEATS[survey]
+        path = tmp_path / "table.csv"
+        path.write_text(f"{header}\n{row}\n{row}\n{other}\n{changed}\n")
+        ident = row.split(",")[0]
+        message = (
+            rf"table.csv: {key} {ident} appears on lines 2 and 5 with different values;"
+            rf" keep one row per {key}$"
+        )
+        with pytest.raises(CurationError, match=message):
+            reader(path)
+
+    def test_lines_are_counted_in_the_file_past_comments_and_blank_lines(self, tmp_path):
+        path = tmp_path / "sdss_photoobj.csv"
+        changed = _PHOTO_ROW.replace(",4", ",5")
+        text = ["#Table1", PHOTOOBJ_HEADER, _PHOTO_ROW, "", _OTHER_PHOTO_ROW, changed]
+        path.write_text("\n".join(text) + "\n")
+        with pytest.raises(CurationError, match="appears on lines 3 and 6 with different"):
+            read_photoobj(path)
+        path.write_text("\n".join(["#Table1", PHOTOOBJ_HEADER, _PHOTO_ROW.replace(",10,", ",x,")]))
+        with pytest.raises(CurationError, match=r"row 1 \(line 3\): ra 'x' is not a number"):
+            read_photoobj(path)
