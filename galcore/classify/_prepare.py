@@ -72,7 +72,7 @@ class Preparation:
         bright = float(np.median(levels))
         settings = catalog.attrs.get("curation")
         if settings is not None:
-            stretch = ColourStretch(**settings["stretch"])
+            stretch = ColourStretch.recorded(settings["stretch"])
             return cls(catalog.image_size, float(settings["field_arcsec"]), stretch, bright)
         default = CurationConfig()
         logger.warning(

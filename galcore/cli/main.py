@@ -21,6 +21,7 @@ COMMANDS = (
     "embed",
     "evaluate",
     "export",
+    "montage",
     "recurse",
     "experiment",
     "serve",

@@ -100,7 +100,7 @@ def _recorded(catalog: Catalog) -> CurationConfig:
         raise CurationError(msg)
     known = {field.name for field in dataclasses.fields(CurationConfig)}
     settings = {name: value for name, value in recorded.items() if name in known}
-    settings["stretch"] = ColourStretch(**recorded["stretch"])
+    settings["stretch"] = ColourStretch.recorded(recorded["stretch"])
     settings["fractions"] = SetFractions(**recorded["fractions"])
     return CurationConfig(**settings)
 

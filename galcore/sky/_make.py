@@ -1,10 +1,8 @@
 """make_sky: lay out SDSS frames and DES tiles, place galaxies, write every survey file.
 
-Layout: DES tiles stand in columns along Dec in Stripe 82 (RA ~ 10 deg, Dec ~ 0); rotated SDSS
-frames lie over them, and a few more west of them. Candidate galaxy positions lie on a jittered
-grid (at least 40 arcsec apart); each is sorted by the footprints that hold it at least 40 arcsec
-inside their edges: in both surveys, in SDSS only (outside every tile) or in DES only (outside every
-frame). Frames and tiles are added until each kind has enough candidates.
+The catalogued galaxies sit on the layout's candidate positions (`galcore.sky._layout`). The
+images also hold what no catalog lists: fainter neighbours, a close companion for some
+galaxies (blends), stars, and artefacts (`galcore.sky._contaminants`).
 """
 
 from __future__ import annotations
@@ -23,31 +21,53 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from galcore.errors import SkyError
-from galcore.sky._population import candidate_positions, draw_galaxies, draw_zoo_votes
-from galcore.sky._render import DES, SDSS, add_noise, render_scene, sky_sigma_map
-from galcore.sky._writers import (
+from galcore.sky._catalogs import (
     DES_CATALOG,
     DES_COLUMNS,
-    DES_TILES_DIR,
     GZ_COLUMNS,
     GZ_TABLE,
     PHOTOOBJ_COLUMNS,
-    SDSS_FRAMES_DIR,
     SDSS_PHOTOOBJ,
     TRUTH,
     TRUTH_COLUMNS,
-    DesTile,
-    SdssFrame,
     des_row,
-    des_tile_name,
     gz_row,
     measure_des,
     measure_sdss,
     photoobj_row,
-    sdss_objid,
-    tan_header,
     truth_row,
     write_csv,
+)
+from galcore.sky._contaminants import ARTEFACTS, add_artefacts, draw_stars
+from galcore.sky._layout import (
+    ARTEFACTS as ARTEFACT_STREAM,
+)
+from galcore.sky._layout import (
+    DEFECTS,
+    DUPLICATES,
+    KINDS,
+    MARGIN,
+    MEASURE,
+    NEIGHBOURS,
+    NOISE,
+    PLACEMENT,
+    STARS,
+    VOTES,
+    Grid,
+    Layout,
+    footprint_bounds,
+    plan,
+    sky_rng,
+)
+from galcore.sky._population import draw_galaxies, draw_zoo_votes
+from galcore.sky._render import DES, SDSS, add_noise, render_scene, sky_sigma_map
+from galcore.sky._writers import (
+    DES_TILES_DIR,
+    SDSS_FRAMES_DIR,
+    DesTile,
+    SdssFrame,
+    des_tile_name,
+    sdss_objid,
     write_des_tile,
     write_sdss_frame,
 )
@@ -56,32 +76,29 @@ from galcore.sky._writers_dr7 import write_fpc_frame
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from galcore.sky._catalogs import DesEntry, SdssEntry
+    from galcore.sky._contaminants import Star
     from galcore.sky._population import Galaxy
-    from galcore.sky._writers import DesEntry, Footprint, SdssEntry
+    from galcore.sky._writers import Footprint
 
 logger = logging.getLogger(__name__)
 
-_SKY_CENTRE = (10.0, 0.0)  # Stripe 82, where SDSS and DES overlap
-_MAX_DEC_ARCMIN = 72.0  # stay inside the stripe (|Dec| < 1.25 deg)
-_ROW_GAP_ARCMIN = 1.0  # between tiles of a column
-_COLUMN_GAP_ARCMIN = 2.0  # at least, between columns of tiles
-_MARGIN = 40.0  # arcsec between a catalogued galaxy and the edges of its images
-_SPACING, _JITTER = 46.0, 3.0  # arcsec: galaxies at least 40 arcsec apart
 _SHARED_FRACTION = 0.75  # of the SDSS galaxies that DES sees too
-_ROTATION_RANGE = (20.0, 70.0)  # degrees, one angle per SDSS run
 _DEFECT_RATE = 0.0075  # per survey and per kind of defect
 _MIN_FOR_DEFECTS = 20  # smaller skies have no defects
 _DUPLICATE_RATE = 0.005  # Galaxy Zoo rows written twice
 _FIRST_COADD_ID = 61_000_000
 _IMAGE_LIMITS = (1024, 4096)
 _TILE_LIMITS = (1024, 10_000)
-_KINDS = ("both", "sdss", "des")
 _SURVEYS = ("sdss", "des")
 _WRITERS: dict[str, Callable[..., Path]] = {"sdss": write_sdss_frame, "des": write_des_tile}
 SDSS_FORMATS: dict[str, Callable[..., Path]] = {"dr8": write_sdss_frame, "dr7": write_fpc_frame}
 _MAX_WORKERS = 4
-# Independent random streams, so each stage is reproducible on its own.
-_FRAMES, _CANDIDATES, _PLACEMENT, _VOTES, _DEFECTS, _MEASURE, _NOISE, _DUPLICATES = range(8)
+_NEIGHBOURS_PER_ARCMIN2 = 1.0  # uncatalogued galaxies fainter than the SDSS main sample
+_NEIGHBOUR_MAGS = (17.8, 21.5)
+_BLEND_FRACTION = 0.06  # of catalogued galaxies have a close companion
+_BLEND_SEPARATION = (3.0, 12.0)  # arcsec
+_BLEND_FAINTER = (0.3, 2.5)  # magnitudes fainter than the catalogued galaxy
 
 
 @dataclass(frozen=True)
@@ -198,8 +215,8 @@ def make_sky(
         raise SkyError(msg)
     root = _prepare(out)
     counts = _counts(n_sdss, n_des)
-    grid = _Grid.build(tile_size, frame_shape, seed)
-    layout = _plan(grid, counts, seed)
+    grid = Grid.build(tile_size, frame_shape, seed)
+    layout = plan(grid, counts, seed)
     logger.info("sky: %d SDSS frames and %d DES tiles", len(layout.frames), len(layout.tiles))
     galaxies, frame_of, tile_of = _place(layout, counts, seed)
     sdss, ghost_frames = _sdss_catalog(galaxies, frame_of, layout.frames, seed)
@@ -207,7 +224,8 @@ def make_sky(
     des, ghost_tiles = _des_catalog(galaxies, tile_of, layout.tiles, seed, bad_in_sdss)
     jobs = [*_jobs(layout.frames, ghost_frames), *_jobs(layout.tiles, ghost_tiles)]
     writers = {**_WRITERS, "sdss": SDSS_FORMATS[sdss_format]}
-    _write_images(galaxies, jobs, root=root, seed=seed, writers=writers)
+    scene = _scene(layout, galaxies, seed)
+    _write_images(scene, jobs, root=root, seed=seed, writers=writers)
     sizes = (len(layout.frames) + len(ghost_frames), len(layout.tiles) + len(ghost_tiles))
     manifest = _write_catalogs(root, galaxies, sdss, des, seed=seed, sizes=sizes)
     return dataclasses.replace(manifest, sdss_format=sdss_format)
@@ -260,181 +278,12 @@ def _counts(n_sdss: int, n_des: int) -> dict[str, int]:
     return {"both": both, "sdss": n_sdss - both, "des": n_des - both}
 
 
-def _rng(seed: int, *keys: int) -> np.random.Generator:
-    """Return the random stream of one stage (and item) of the sky."""
-    return np.random.default_rng([seed, *keys])
-
-
-@dataclass(frozen=True)
-class _Grid:
-    """Where the tiles and frames go (angles in degrees).
-
-    Tiles fill columns along Dec, slot after slot. Frames "over" tiles sit on every
-    ``stride``-th tile slot, or ``per_axis`` x ``per_axis`` of them on each tile when frames are
-    smaller than tiles. "Lone" frames stand in columns west of all tiles, for SDSS-only galaxies.
-    """
-
-    tile_size: int
-    frame_shape: tuple[int, int]
-    seed: int
-    side: float  # of a tile
-    ra_step: float  # between tile columns: whole minutes of RA, so tile names differ
-    dec_step: float  # between tiles of a column: whole, even arcminutes
-    rows: int  # tiles per column
-    box: float  # widest extent of a frame rotated by 45 degrees
-    per_axis: int
-    stride: int
-
-    @classmethod
-    def build(cls, tile_size: int, frame_shape: tuple[int, int], seed: int) -> _Grid:
-        """Return the grid for tiles and frames of given sizes."""
-        side = tile_size * DES.pixel_scale / 60.0  # arcmin from here on
-        ra_minutes = math.ceil((side + _COLUMN_GAP_ARCMIN) / 15.0)
-        dec_step = 2 * math.ceil((side + _ROW_GAP_ARCMIN) / 2.0)
-        rows = math.floor(_MAX_DEC_ARCMIN / dec_step + 0.5) + 1
-        box = sum(frame_shape) * SDSS.pixel_scale / 60.0 / math.sqrt(2.0)
-        per_axis = max(1, math.floor(side / box))
-        stride = max(1, math.ceil(box / dec_step)) if per_axis == 1 else 1
-        degrees = (side / 60.0, ra_minutes / 4.0, dec_step / 60.0)
-        return cls(tile_size, frame_shape, seed, *degrees, rows, box / 60.0, per_axis, stride)
-
-    def centre(self, index: int) -> tuple[float, float]:
-        """Return the centre of tile slot ``index``: columns east, rows north from -step/2."""
-        column, row = divmod(index, self.rows)
-        return _SKY_CENTRE[0] + column * self.ra_step, (row - 0.5) * self.dec_step
-
-    def tile(self, index: int) -> DesTile:
-        """Return tile ``index``."""
-        centre = self.centre(index)
-        shape = (self.tile_size, self.tile_size)
-        header = tan_header(centre, shape, scale=DES.pixel_scale, rotation=0.0)
-        return DesTile(header, shape, name=des_tile_name(*centre))
-
-    def over_tile(self, slot: int) -> int:
-        """Return the tile slot under frame slot ``slot``."""
-        return slot // self.per_axis**2 * self.stride
-
-    def over_centre(self, slot: int) -> tuple[float, float]:
-        """Return the centre of the frame slot ``slot`` over the tiles."""
-        ra, dec = self.centre(self.over_tile(slot))
-        across, up = divmod(slot % self.per_axis**2, self.per_axis)
-        step, middle = self.side / self.per_axis, (self.per_axis - 1) / 2.0
-        return ra + (across - middle) * step, dec + (up - middle) * step
-
-    def lone_centre(self, slot: int) -> tuple[float, float]:
-        """Return the centre of the frame slot ``slot`` west of all tiles."""
-        per_column = math.floor(_MAX_DEC_ARCMIN / 60.0 / self.box) + 1
-        column, row = divmod(slot, per_column)
-        west = self.side / 2.0 + _COLUMN_GAP_ARCMIN / 60.0 + (column + 0.5) * self.box
-        return _SKY_CENTRE[0] - west, (row - 0.5) * self.box
-
-    def frame(self, index: int, centre: tuple[float, float]) -> SdssFrame:
-        """Return frame ``index`` at ``centre``, with its own run and rotation."""
-        rng = _rng(self.seed, _FRAMES, index)
-        run = 1000 + 100 * index + int(rng.integers(0, 100))
-        camcol, field = int(rng.integers(1, 7)), int(rng.integers(11, 800))
-        rotation = rng.uniform(*_ROTATION_RANGE)
-        header = tan_header(centre, self.frame_shape, scale=SDSS.pixel_scale, rotation=rotation)
-        return SdssFrame(header, self.frame_shape, run=run, camcol=camcol, field=field)
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """Footprints and the candidate positions they hold."""
-
-    frames: list[SdssFrame]
-    tiles: list[DesTile]
-    ra: np.ndarray
-    dec: np.ndarray
-    frame_of: np.ndarray  # frame holding each candidate with margin, -1 if none
-    tile_of: np.ndarray
-    pools: dict[str, np.ndarray]  # candidates of each kind
-
-
-def _plan(grid: _Grid, counts: dict[str, int], seed: int) -> _Layout:
-    """Add frames and tiles until every kind of galaxy has enough candidate positions.
-
-    Each round adds about half of what the current yield per footprint says is missing (at
-    most doubling the footprints that supply the kind), so few rounds are needed.
-    """
-    tiles = [grid.tile(0), grid.tile(1)]
-    frames = [grid.frame(0, grid.over_centre(0)), grid.frame(1, grid.lone_centre(0))]
-    slots = {"both": 1, "sdss": 1}  # frame slots used over the tiles and west of them
-    while True:
-        layout = _layout(frames, tiles, seed)
-        short = [kind for kind in _KINDS if len(layout.pools[kind]) < counts[kind]]
-        if not short:
-            return layout
-        kind = short[0]
-        suppliers = slots.get(kind, len(tiles))
-        found = len(layout.pools[kind])
-        wanted = (counts[kind] - found) * suppliers // (2 * max(found, 1))
-        for _ in range(min(max(wanted, 1), suppliers)):
-            _grow(kind, grid, frames, tiles, slots)
-
-
-def _grow(
-    kind: str, grid: _Grid, frames: list[SdssFrame], tiles: list[DesTile], slots: dict[str, int]
-) -> None:
-    """Add a frame or tile for a kind of galaxy that lacks positions (and tiles under it)."""
-    if kind == "des":
-        tiles.append(grid.tile(len(tiles)))
-        return
-    if kind == "sdss":
-        centre = grid.lone_centre(slots[kind])
-    else:
-        while grid.over_tile(slots[kind]) >= len(tiles):
-            tiles.append(grid.tile(len(tiles)))
-        centre = grid.over_centre(slots[kind])
-    slots[kind] += 1
-    frames.append(grid.frame(len(frames), centre))
-
-
-def _layout(frames: list[SdssFrame], tiles: list[DesTile], seed: int) -> _Layout:
-    """Return the candidate positions of a set of frames and tiles, sorted by kind."""
-    ra, dec = candidate_positions(
-        _bounds([*frames, *tiles]), spacing=_SPACING, jitter=_JITTER, rng=_rng(seed, _CANDIDATES)
-    )
-    frame_of, near_frame = _owners(frames, ra, dec)
-    tile_of, near_tile = _owners(tiles, ra, dec)
-    pools = {
-        "both": np.flatnonzero((frame_of >= 0) & (tile_of >= 0)),
-        "sdss": np.flatnonzero((frame_of >= 0) & (tile_of < 0) & ~near_tile),
-        "des": np.flatnonzero((tile_of >= 0) & (frame_of < 0) & ~near_frame),
-    }
-    return _Layout(list(frames), list(tiles), ra, dec, frame_of, tile_of, pools)
-
-
-def _bounds(footprints: Sequence[Footprint]) -> tuple[float, float, float, float]:
-    """Return (ra_min, ra_max, dec_min, dec_max) around the corners of all footprints."""
-    corners = []
-    for footprint in footprints:
-        ny, nx = footprint.shape
-        x, y = np.array([0, nx, 0, nx]) - 0.5, np.array([0, 0, ny, ny]) - 0.5
-        corners.append(np.stack(footprint.wcs.all_pix2world(x, y, 0)))
-    ra, dec = np.concatenate(corners, axis=1)
-    return float(ra.min()), float(ra.max()), float(dec.min()), float(dec.max())
-
-
-def _owners(
-    footprints: Sequence[Footprint], ra: np.ndarray, dec: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return the first footprint holding each position with margin, and the unheld on an image."""
-    owner = np.full(ra.shape, -1)
-    near = np.zeros(ra.shape, dtype=bool)
-    for index, footprint in enumerate(footprints):
-        inner = footprint.contains(ra, dec, margin=_MARGIN)
-        owner[(owner < 0) & inner] = index
-        near |= footprint.contains(ra, dec, margin=0.0)
-    return owner, near & (owner < 0)
-
-
 def _place(
-    layout: _Layout, counts: dict[str, int], seed: int
+    layout: Layout, counts: dict[str, int], seed: int
 ) -> tuple[list[Galaxy], np.ndarray, np.ndarray]:
     """Draw the galaxies at random candidate positions of each kind."""
-    rng = _rng(seed, _PLACEMENT)
-    chosen = [rng.choice(layout.pools[k], counts[k], replace=False) for k in _KINDS]
+    rng = sky_rng(seed, PLACEMENT)
+    chosen = [rng.choice(layout.pools[k], counts[k], replace=False) for k in KINDS]
     order = rng.permutation(np.concatenate(chosen))
     galaxies = draw_galaxies(layout.ra[order], layout.dec[order], rng=rng)
     return galaxies, layout.frame_of[order], layout.tile_of[order]
@@ -476,7 +325,7 @@ def _assign(
 def _far_footprint(galaxy: Galaxy, footprints: Sequence[Footprint]) -> Footprint | None:
     """Return the first footprint that misses a galaxy by more than the margin, if any."""
     position = np.array([galaxy.ra]), np.array([galaxy.dec])
-    far = (fp for fp in footprints if not fp.contains(*position, margin=-_MARGIN)[0])
+    far = (fp for fp in footprints if not fp.contains(*position, margin=-MARGIN)[0])
     return next(far, None)
 
 
@@ -501,10 +350,10 @@ def _sdss_catalog(
         frame_of,
         frames,
         ghost=_ghost_frame,
-        rng=_rng(seed, _DEFECTS, code),
+        rng=sky_rng(seed, DEFECTS, code),
         exclude=set(),
     )
-    votes_rng, measure_rng = _rng(seed, _VOTES), _rng(seed, _MEASURE, code)
+    votes_rng, measure_rng = sky_rng(seed, VOTES), sky_rng(seed, MEASURE, code)
     per_field: Counter[tuple[int, int, int]] = Counter()
     entries = {}
     for k, (defect, frame) in assigned.items():
@@ -532,9 +381,14 @@ def _des_catalog(
     """Return the DES entries by galaxy index and the ghost tiles."""
     code = _SURVEYS.index("des")
     assigned, copies = _assign(
-        galaxies, tile_of, tiles, ghost=_ghost_tile, rng=_rng(seed, _DEFECTS, code), exclude=exclude
+        galaxies,
+        tile_of,
+        tiles,
+        ghost=_ghost_tile,
+        rng=sky_rng(seed, DEFECTS, code),
+        exclude=exclude,
     )
-    rng = _rng(seed, _MEASURE, code)
+    rng = sky_rng(seed, MEASURE, code)
     coadd_id = _FIRST_COADD_ID + int(rng.integers(0, 1_000_000))
     entries = {}
     for k, (defect, tile) in sorted(assigned.items(), key=lambda item: (item[1][1].name, item[0])):
@@ -557,8 +411,47 @@ def _jobs(footprints: Sequence[Footprint], copies: dict[int, Footprint]) -> list
     return [_ImageJob(fp, k, copies.get(k)) for k, fp in enumerate(footprints)]
 
 
+@dataclass(frozen=True)
+class _Scene:
+    """Everything the images show: catalogued galaxies, uncatalogued neighbours and stars."""
+
+    galaxies: list[Galaxy]
+    stars: list[Star]
+
+
+def _scene(layout: Layout, galaxies: list[Galaxy], seed: int) -> _Scene:
+    """Add fainter neighbours everywhere, close companions to a few galaxies, and stars."""
+    bounds = footprint_bounds([*layout.frames, *layout.tiles])
+    rng = sky_rng(seed, NEIGHBOURS)
+    ra_min, ra_max, dec_min, dec_max = bounds
+    area = (ra_max - ra_min) * math.cos(math.radians(dec_min)) * (dec_max - dec_min) * 3600.0
+    n = int(rng.poisson(_NEIGHBOURS_PER_ARCMIN2 * area))
+    ra, dec = rng.uniform(ra_min, ra_max, n), rng.uniform(dec_min, dec_max, n)
+    neighbours = draw_galaxies(
+        ra, dec, rng=rng, mag_range=_NEIGHBOUR_MAGS, first_index=len(galaxies)
+    )
+    companions = []
+    for host in (g for g in galaxies if rng.random() < _BLEND_FRACTION):
+        separation, angle = rng.uniform(*_BLEND_SEPARATION) / 3600.0, rng.uniform(0, 2 * math.pi)
+        position = (
+            np.array([host.ra + separation * math.sin(angle) / math.cos(math.radians(host.dec))]),
+            np.array([host.dec + separation * math.cos(angle)]),
+        )
+        mag = host.mags["sdss"]["r"] + rng.uniform(*_BLEND_FAINTER)
+        first = len(galaxies) + len(neighbours) + len(companions)
+        companions += draw_galaxies(*position, rng=rng, mag_range=(mag, mag), first_index=first)
+    stars = draw_stars(bounds, rng=sky_rng(seed, STARS))
+    logger.info(
+        "sky: %d uncatalogued neighbours, %d close companions, %d stars",
+        len(neighbours),
+        len(companions),
+        len(stars),
+    )
+    return _Scene([*galaxies, *neighbours, *companions], stars)
+
+
 def _write_images(
-    galaxies: Sequence[Galaxy],
+    scene: _Scene,
     jobs: Sequence[_ImageJob],
     *,
     root: Path,
@@ -569,7 +462,7 @@ def _write_images(
     workers = min(_MAX_WORKERS, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(_write_image, galaxies, job, root=root, seed=seed, writers=writers)
+            pool.submit(_write_image, scene, job, root=root, seed=seed, writers=writers)
             for job in jobs
         ]
         for done, future in enumerate(as_completed(futures), start=1):
@@ -578,24 +471,33 @@ def _write_images(
 
 
 def _write_image(
-    galaxies: Sequence[Galaxy],
+    scene: _Scene,
     job: _ImageJob,
     *,
     root: Path,
     seed: int,
     writers: dict[str, Callable[..., Path]],
 ) -> str:
-    """Render one footprint, add noise band by band and write it (and its copy)."""
+    """Render one footprint; add noise and artefacts band by band and write it (and its copy)."""
     footprint, instrument = job.footprint, job.footprint.instrument
     writer = writers[instrument.name]
     code = _SURVEYS.index(instrument.name)
-    scene = render_scene(galaxies, footprint.wcs, footprint.shape, instrument=instrument)
+    images = render_scene(
+        scene.galaxies, footprint.wcs, footprint.shape, instrument=instrument, stars=scene.stars
+    )
     targets = [footprint] if job.copy is None else [footprint, job.copy]
     for band_index, band in enumerate(instrument.bands):
-        rng = _rng(seed, _NOISE, code, job.index, band_index)
+        rng = sky_rng(seed, NOISE, code, job.index, band_index)
         sigma = sky_sigma_map(instrument, band, footprint.shape, rng=rng)
         image = add_noise(
-            scene[band], sigma, electrons_per_nmgy=instrument.electrons_per_nmgy, rng=rng
+            images[band], sigma, electrons_per_nmgy=instrument.electrons_per_nmgy, rng=rng
+        )
+        add_artefacts(
+            image,
+            instrument.sky_sigma[band],
+            rates=ARTEFACTS[instrument.name],
+            pixel_scale=instrument.pixel_scale,
+            rng=sky_rng(seed, ARTEFACT_STREAM, code, job.index, band_index),
         )
         for target in targets:
             if band in target.bands:
@@ -615,7 +517,7 @@ def _write_catalogs(
     """Write the four CSV files and return the manifest."""
     sdss_entries = list(sdss.values())
     gz_rows = [gz_row(e) for e in sorted(sdss_entries, key=lambda e: e.ra)]
-    rng = _rng(seed, _DUPLICATES)
+    rng = sky_rng(seed, DUPLICATES)
     n_dup = max(1, round(_DUPLICATE_RATE * len(gz_rows)))
     for position in sorted(rng.choice(len(gz_rows), n_dup, replace=False), reverse=True):
         gz_rows.insert(position + 1, gz_rows[position])

@@ -246,6 +246,7 @@ def training_dataset(
     degrade = degrader(
         augmentation.blur_px,
         augmentation.noise,
+        colour=augmentation.colour,
         fraction=augmentation.degrade_fraction,
         seed=int(seeds[1].generate_state(1)[0]),
     )

@@ -1,9 +1,11 @@
-"""Survey-quality augmentation: each training image a random amount of extra blur and noise.
+"""Survey-quality augmentation: random extra blur, noise and band brightness per image.
 
 A network trained on the images of one survey learns its seeing and noise along with the
 galaxies. On the demo sky, models trained on SDSS cutouts called sharp, quiet DES ellipticals
 spirals; the same DES images with SDSS's noise added were classified better, blurred alone much
-worse. Varying blur and noise in training teaches the network to ignore both.
+worse. Varying blur and noise in training teaches the network to ignore both. Varying the bands'
+brightness (the surveys' filters and calibrations differ) keeps it from leaning on colour alone,
+which tells the classes apart only in part.
 """
 
 from __future__ import annotations
@@ -31,16 +33,17 @@ def _gaussian_kernel(sigma_px: float, channels: int) -> tf.Tensor:
 
 
 def degrader(
-    blur_px: float, noise: float, *, fraction: float = 1.0, seed: int
+    blur_px: float, noise: float, *, colour: float = 0.0, fraction: float = 1.0, seed: int
 ) -> Callable[[tf.Tensor], tf.Tensor]:
-    """Return ``degrade(images)``: a random share of blur and random noise per image.
+    """Return ``degrade(images)``: a random share of blur, random noise and band gains per image.
 
     A random `fraction` of the images is degraded, the others are left as they are: batch
     normalisation then learns statistics close to those of the clean images it is validated
     and used on (degrading every image made validation accuracy swing between epochs). A
     degraded image is mixed with a copy blurred by a Gaussian of `blur_px` pixels (weight
     uniform in [0, 1], so from no blur to all of it), then gets Gaussian noise of a standard
-    deviation uniform in [0, `noise`] (on the 0-255 scale), and is clipped to [0, 255].
+    deviation uniform in [0, `noise`] (on the 0-255 scale), has each band multiplied by a gain
+    uniform in [1 - `colour`, 1 + `colour`], and is clipped to [0, 255].
 
     Parameters
     ----------
@@ -48,6 +51,8 @@ def degrader(
         Sigma of the extra blur, in model-input pixels; 0 for none.
     noise
         Largest standard deviation of the added noise; 0 for none.
+    colour
+        Largest relative change of one band's brightness; 0 for none.
     fraction
         Share of the images degraded, in [0, 1].
     seed
@@ -63,7 +68,7 @@ def degrader(
     generator = tf.random.Generator.from_seed(seed)
 
     def degrade(images: tf.Tensor) -> tf.Tensor:
-        if blur_px == 0 and noise == 0:
+        if blur_px == 0 and noise == 0 and colour == 0:
             return images
         n = tf.shape(images)[0]
         chosen = tf.cast(generator.uniform((n, 1, 1, 1)) < fraction, tf.float32)
@@ -76,6 +81,9 @@ def degrader(
         if noise > 0:
             sigma = chosen * generator.uniform((n, 1, 1, 1), maxval=noise)
             images = images + sigma * generator.normal(tf.shape(images))
+        if colour > 0:
+            gains = generator.uniform((n, 1, 1, images.shape[-1]), -colour, colour)
+            images = images * (1.0 + chosen * gains)
         return tf.clip_by_value(images, 0.0, 255.0)
 
     return degrade

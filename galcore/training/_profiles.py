@@ -64,8 +64,13 @@ class Augmentation:
     noise
         Survey quality: largest standard deviation (0-255 scale) of the Gaussian noise added to
         each image, drawn per image (0: none).
+    colour
+        Survey quality: largest relative change of each band's brightness, drawn per image and
+        band (0: none); the surveys' filters differ, and colour tells the classes apart only
+        in part, so the network should not lean on it alone.
     degrade_fraction
-        Share of the training images that get the blur and noise; the others stay clean, so
+        Share of the training images that get the blur, noise and colour change; the others
+        stay clean, so
         that batch normalisation keeps the statistics of clean images.
     """
 
@@ -76,10 +81,11 @@ class Augmentation:
     interpolation: str = "nearest"
     blur_px: float = 0.0
     noise: float = 0.0
+    colour: float = 0.0
     degrade_fraction: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("rotation_deg", "shift", "zoom", "blur_px", "noise"):
+        for name in ("rotation_deg", "shift", "zoom", "blur_px", "noise", "colour"):
             if getattr(self, name) < 0:
                 msg = f"augmentation {name}={getattr(self, name)} must be >= 0"
                 raise TrainingError(msg)

@@ -119,6 +119,25 @@ class TestStretch:
         assert (rgb[..., 0] >= rgb[..., 2]).all()  # red from i, blue from g
         np.testing.assert_array_equal(rgb, ColourStretch()(plane * 0.5, plane, plane * 1.5))
 
+    def test_the_black_point_turns_sdss_and_des_skies_black(self):
+        rng = np.random.default_rng(0)
+        # Sky noise per pixel of a 64-pixel, 40" cutout: SDSS's and DES's (five times lower).
+        black = {}
+        for survey, sigma in (("sdss", 0.12), ("des", 0.024)):
+            planes = [rng.normal(0.0, sigma, (64, 64)) for _ in range(3)]
+            black[survey] = [
+                (stretch(*planes) == 0).all(axis=-1).mean()
+                for stretch in (ColourStretch(minimum=0.0), ColourStretch())
+            ]
+        assert black["sdss"][0] < 0.6  # without a black point, SDSS's sky is speckled
+        assert black["sdss"][1] > 0.9
+        assert black["des"][1] > 0.99
+
+    def test_catalogs_from_before_the_black_point_keep_their_stretch(self):
+        assert ColourStretch.recorded({"stretch": 1.0, "q": 8.0}).minimum == 0.0
+        recorded = ColourStretch.recorded({"stretch": 0.5, "q": 6.0, "minimum": 0.1})
+        assert recorded == ColourStretch(0.5, 6.0, 0.1)
+
 
 class TestAssignSets:
     def test_sets_follow_the_paper(self):

@@ -91,3 +91,12 @@ def test_negative_amounts_are_refused(field):
 def test_the_fraction_is_a_share():
     with pytest.raises(TrainingError, match=r"degrade_fraction=1.5 must be in \[0, 1\]"):
         Augmentation(degrade_fraction=1.5)
+
+
+def test_colour_changes_each_band_by_its_own_gain():
+    flat = np.full((256, 8, 8, 3), 100.0, dtype=np.float32)
+    out = degrader(0.0, 0.0, colour=0.2, seed=2)(tf.constant(flat)).numpy()
+    gains = out[:, 0, 0, :] / 100.0
+    assert np.all(np.abs(gains - 1.0) <= 0.2 + 1e-6)
+    assert np.allclose(out, out[:, :1, :1, :])  # one gain per image and band
+    assert np.std(gains[:, 0] - gains[:, 2]) > 0.1  # the bands change independently

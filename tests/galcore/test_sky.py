@@ -20,6 +20,7 @@ from astropy.wcs import WCS
 from galcore.cli.sky import sky_command, sky_command_parser
 from galcore.errors import SkyError
 from galcore.sky import SkyManifest, make_sky
+from galcore.sky._catalogs import format_dec, format_ra
 from galcore.sky._population import (
     CONFIDENT_ELLIPTICAL,
     CONFIDENT_SPIRAL,
@@ -27,8 +28,9 @@ from galcore.sky._population import (
     draw_galaxies,
     draw_zoo_votes,
 )
-from galcore.sky._render import DES, SDSS, Shape, band_weights, psf_kernel, render_scene
-from galcore.sky._writers import des_tile_name, format_dec, format_ra, sdss_objid, tan_header
+from galcore.sky._profiles import Shape, band_weights
+from galcore.sky._render import DES, SDSS, psf_kernel, render_scene
+from galcore.sky._writers import des_tile_name, sdss_objid, tan_header
 
 N_SDSS, N_DES, TILE_SIZE = 40, 50, 1024
 GZ_HEADER = (
@@ -189,7 +191,8 @@ class TestGalaxyZoo:
             if cs >= CONFIDENT_SPIRAL or el >= CONFIDENT_ELLIPTICAL:
                 confident.append(label == morphology[row["OBJID"]])
         assert len(confident) >= N_SDSS // 4
-        assert np.mean(confident) >= 0.95
+        # The crowd errs about once in a hundred: at most one error in this small sky.
+        assert len(confident) - sum(confident) <= 1
 
 
 class TestSdss:
@@ -590,9 +593,9 @@ class TestPopulation:
         galaxies = draw_galaxies(np.full(3000, 10.0), np.zeros(3000), rng=rng)
         return galaxies, [draw_zoo_votes(g, rng=rng) for g in galaxies]
 
-    def test_about_half_of_the_galaxies_are_confident(self, crowd):
+    def test_a_third_to_a_half_of_the_galaxies_are_confident(self, crowd):
         _, votes = crowd
-        assert 0.4 < np.mean([v.confident for v in votes]) < 0.65
+        assert 0.3 < np.mean([v.confident for v in votes]) < 0.6
 
     def test_the_crowd_errs_rarely(self, crowd):
         galaxies, votes = crowd
@@ -616,10 +619,15 @@ class TestPopulation:
         for galaxy in galaxies:
             shape = galaxy.shape
             assert 14.0 <= galaxy.mags["sdss"]["r"] <= 17.7
-            assert 2.0 <= shape.half_light <= 8.0
-            if shape.morphology == "elliptical":
-                assert 0.6 <= shape.axis_ratio <= 1.0
-                assert 3.0 <= shape.sersic_n <= 5.0
-            else:
+            assert 0.5 <= shape.half_light <= 8.0
+            if shape.kind == "elliptical":
                 assert 0.3 <= shape.axis_ratio <= 1.0
+                assert 3.0 <= shape.sersic_n <= 6.0
+            elif shape.kind == "S0":
+                assert 0.3 <= shape.bulge_fraction <= 0.7
+                assert shape.n_arms == 0
+                assert shape.bar_fraction == 0.0
+            else:
+                assert 0.2 <= shape.axis_ratio <= 1.0
                 assert shape.n_arms in (2, 3, 4)
+                assert shape.bar_fraction == 0.0 or shape.n_arms == 2
