@@ -36,7 +36,7 @@ from galcore.curation._sets import SetFractions
 from galcore.curation._stretch import ColourStretch
 from galcore.errors import CurationError
 from store import Catalog, CatalogAppender, Workspace
-from store.schema import SETS, SURVEYS, set_mask, utc_now
+from store.schema import SETS, SURVEYS, set_mask, sets_code, utc_now
 
 __all__ = ["AdditionSummary", "add_to_catalog", "catalog_config"]
 
@@ -190,22 +190,25 @@ def _new_sets(
     partial: np.ndarray,
     config: CurationConfig,
     first: int,
+    held: np.ndarray,
 ) -> np.ndarray:
-    """Return the sets of the new rows; the catalog's rows keep theirs.
+    """Return the sets of the new rows; the catalog's rows (whose sets are `held`) keep theirs.
 
     New objects are assigned among themselves as a full curation assigns them, by the same
     fractions: a new confident SDSS-DES pair may join hp_test, a new confident SDSS object
-    train or val; objects with a partial cutout join no test set. A new object matched with one
-    of the catalog cannot form a test pair, since that object's sets stay as they are: a new
-    SDSS object is assigned as if unmatched (its DES counterpart stays unlabelled), and a new
-    DES object is in no set (it has a counterpart, so it is not unlabelled; the SDSS object,
-    unmatched until now, is in train, val or no set, never in a test set to share).
+    (and its new DES counterpart) train or val; objects with a partial cutout join no test set.
+    A new object matched with one of the catalog cannot form a test pair, since that object's
+    sets stay as they are: a new SDSS object is assigned as if unmatched (its DES counterpart
+    stays unlabelled), and a new DES object joins its SDSS counterpart's train or val set, or
+    none (that object, unmatched until now, was never in a test set to share).
     """
     match = columns["match_index"]
     local = dict(columns, match_index=np.where(match >= first, match - first, -1))
     seed = int(np.random.SeedSequence([config.seed, first]).generate_state(1)[0])
     sets = _sets(local, ok, config, partial=partial, seed=seed)
-    sets[(match >= 0) & (match < first) & (columns["survey"] == SURVEYS.index("des"))] = 0
+    joins = (match >= 0) & (match < first) & (columns["survey"] == SURVEYS.index("des"))
+    usable = ok | partial
+    sets[joins] = np.where(usable[joins], held[match[joins]] & sets_code(["train", "val"]), 0)
     return sets
 
 
@@ -351,7 +354,7 @@ def add_to_catalog(
         appender.set_column("missing_fraction", missing[first:])
         partial = np.asarray(codes)[status] == "partial"
         counts["partial"] = int(partial.sum())
-        sets = _new_sets(columns, status == 0, partial, config, first)
+        sets = _new_sets(columns, status == 0, partial, config, first, catalog.column("sets"))
         appender.set_column("sets", sets)
         a, b = pairs
         appender.link(b[new_sdss], a[new_sdss], carried=GALAXY_ZOO_COLUMNS)

@@ -43,7 +43,9 @@ def assign_sets(
 
     - ``hp_test``: a random share of the confident SDSS labels whose DES counterpart was also
       curated, and those counterparts (the paper's HP SDSS and HP DES tests).
-    - ``train`` / ``val``: the other confident SDSS labels.
+    - ``train`` / ``val``: the other confident SDSS labels, and their curated DES counterparts
+      (the same galaxies as DES sees them, with the same label): a network that learns from
+      both surveys' images does not take one survey's depth and seeing for morphology.
     - ``fo_test``: every labelled SDSS object with a curated DES counterpart that is not in
       train or val, and those counterparts (the paper's FO tests).
     - ``unlabelled``: curated DES objects without an SDSS counterpart.
@@ -69,6 +71,9 @@ def assign_sets(
     for name in ("hp_test", "fo_test"):
         partners = match_index[members[name]]
         members[name][partners] = True
+    for name in ("train", "val"):
+        partners = match_index[members[name] & matched]
+        members[name][partners[usable[partners]]] = True
     members["unlabelled"] = des & ~matched
     code = np.zeros(len(survey), dtype=np.uint8)
     for name, mask in members.items():

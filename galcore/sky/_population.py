@@ -50,7 +50,8 @@ _CLARITY_PIVOT = (19.2, 2.5)  # (r mag, half-light arcsec) of a galaxy with clar
 _CLARITY_PER_MAG = 0.9
 _CLARITY_PER_SIZE_DOUBLING = 1.6
 _CLARITY_PER_ARM_DOUBLING = 3.0  # spirals: per doubling of the arms' visibility
-_CLEAR_ARMS = 0.5  # arm visibility of a spiral with clarity 1/2
+_RESOLVED_SEEINGS = 4.0  # a disk shows its arms when its half-light radius is 4 seeing FWHM
+_CLEAR_ARMS = 0.38  # arm visibility of a spiral with clarity 1/2
 _DISK_AT_1_5_RE = math.exp(-_EXP_HALF_LIGHT_B * 0.5)
 _CLARITY_S0 = -3.0  # a disk without arms is ambiguous
 _CLARITY_FLAT_E = -2.0  # per unit of ellipticity above 0.4: an E6 looks like a disk
@@ -390,7 +391,7 @@ def _arm_visibility(galaxy: Galaxy) -> float:
     disk = (1.0 - shape.bulge_fraction) * galaxy.flux("sdss", "r")
     brightness = disk / (2.0 * math.pi * shape.half_light**2) * _DISK_AT_1_5_RE
     noise = SDSS.sky_sigma["r"] / SDSS.pixel_scale**2
-    resolved = min(shape.half_light / (2.0 * SDSS.psf_fwhm["r"]), 1.0)
+    resolved = min(shape.half_light / (_RESOLVED_SEEINGS * SDSS.psf_fwhm["r"]), 1.0)
     face_on = min(max((shape.axis_ratio - 0.3) / 0.5, 0.0), 1.0)
     return shape.arm_amplitude * brightness / noise * resolved * face_on + 1e-6
 

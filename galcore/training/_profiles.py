@@ -235,7 +235,10 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             reduce_lr_factor=0.5,
             warmup_epochs=2,
             batch_norm="batch",
-            augmentation=Augmentation(blur_px=1.0, noise=20.0),
+            # Small shifts and zooms: a galaxy 19 pixels off centre (0.3) next to a neighbour
+            # leaves the network guessing which one is meant. No survey degradation: training
+            # on both surveys' images of the same galaxies does its job (HP DES 88% -> 97%).
+            augmentation=Augmentation(shift=0.1, zoom=0.15),
             shuffle_buffer=4096,
         ),
         # Khan, Huerta et al.: ImageNet Xception fine-tuned in three stages, Horovod-ready.

@@ -1,5 +1,6 @@
 """Incremental curation: `add_to_catalog` and `galcore curate --add` on a synthetic sky."""
 
+import re
 import shutil
 import warnings
 
@@ -132,7 +133,9 @@ class TestAddingDesToAnSdssCatalog:
         assert (match[:n][match[:n] >= 0] >= n).all()
         assert summary.n_joined == summary.n_matched == (match[:n] >= 0).sum() > 0
 
-    def test_new_des_objects_join_no_training_set_and_the_unmatched_are_unlabelled(self, des_added):
+    def test_new_des_objects_join_their_counterparts_training_set_or_are_unlabelled(
+        self, des_added
+    ):
         space, held, summary = des_added
         catalog = space.catalog(mode="r")
         n = len(held["images"])
@@ -142,7 +145,11 @@ class TestAddingDesToAnSdssCatalog:
             catalog.ok()[n:],
         )
         # their SDSS counterparts are in train, val or no set: no test pair can form
-        assert (sets[match >= 0] == 0).all()
+        joined = match >= 0
+        partner = catalog.column("sets")[match[joined]] & sets_code(["train", "val"])
+        usable = catalog.usable()[n:][joined]
+        np.testing.assert_array_equal(sets[joined], np.where(usable, partner, 0))
+        assert set_mask(sets[joined], "train").any()
         assert (set_mask(sets, "unlabelled") == (ok & (match < 0))).all()
         assert summary.sets["unlabelled"] == (ok & (match < 0)).sum() > 0
 
@@ -290,7 +297,10 @@ def test_cli_adds_reports_and_refuses(workspace, sky, capsys):
     n = len(pd.read_csv(sky.sdss_photo))
     assert out.out.startswith(f"added rows {n}-")
     assert "SDSS + 90 DES objects" in out.out
-    assert "new in sets: train 0, val 0, hp_test 0, fo_test 0, unlabelled " in out.out
+    # DES objects join their SDSS counterparts' train or val sets; no test pair can form
+    assert re.search(
+        r"new in sets: train [1-9]\d*, val \d+, hp_test 0, fo_test 0, unlabelled", out.out
+    )
     assert "WARNING: " in out.err  # the sky's defective DES objects
     assert main(["curate", "--workspace", ws, "--add", "--sky", str(sky.gz.parent)]) == 0
     assert capsys.readouterr().out == (

@@ -29,7 +29,8 @@ from galcore.curation import (
 )
 from galcore.errors import CurationError, CurationWarning
 from galcore.export import catalog_table, export_catalog
-from galcore.sky._writers import DesTile, tan_header, write_csv, write_des_tile
+from galcore.sky._catalogs import write_csv
+from galcore.sky._writers import DesTile, tan_header, write_des_tile
 from galcore.surveys import read_tile
 from galcore.surveys._des import DES_COLUMNS
 from store import Workspace, set_mask

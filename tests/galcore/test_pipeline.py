@@ -125,6 +125,12 @@ class TestCurationOfTheSyntheticSky:
             == set_mask(sets, "hp_test")[survey == 1].sum()
         )
         assert not set_mask(sets, "train")[~catalog.usable()].any()
+        # Training sees both surveys: the DES counterparts of the training galaxies train too.
+        match, usable = catalog.column("match_index"), catalog.usable()
+        train_sdss = np.flatnonzero(set_mask(sets, "train") & (survey == 0) & (match >= 0))
+        partners = match[train_sdss][usable[match[train_sdss]]]
+        assert len(partners) > 0
+        assert set_mask(sets[partners], "train").all()
 
     def test_strict_mode_stops_and_keeps_the_old_catalog(self, curated, sky):
         space = curated[0]
