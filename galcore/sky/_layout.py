@@ -2,7 +2,7 @@
 
 DES tiles stand in columns along Dec in Stripe 82 (RA ~ 10 deg, Dec ~ 0); rotated SDSS frames lie
 over them, and a few more west of them. Candidate galaxy positions lie on a jittered grid (at
-least 40 arcsec apart); each is sorted by the footprints that hold it at least 40 arcsec inside
+least 40 arcsec apart); each is sorted by the footprints that hold it at least 14 arcsec inside
 their edges: in both surveys, in SDSS only (outside every tile) or in DES only (outside every
 frame). Frames and tiles are added until each kind has enough candidates.
 """
@@ -28,7 +28,9 @@ _SKY_CENTRE = (10.0, 0.0)  # Stripe 82, where SDSS and DES overlap
 _MAX_DEC_ARCMIN = 72.0  # stay inside the stripe (|Dec| < 1.25 deg)
 _ROW_GAP_ARCMIN = 1.0  # between tiles of a column
 _COLUMN_GAP_ARCMIN = 2.0  # at least, between columns of tiles
-MARGIN = 40.0  # arcsec between a catalogued galaxy and the edges of its images
+EDGE_MARGIN = 14.0  # arcsec: catalogued galaxies lie at least this far inside their images,
+# so a few have cutouts (40") that run off an edge by up to about 15%
+MARGIN = 40.0  # arcsec beyond its edges: "far" from an image (where off_frame defects point)
 _SPACING, _JITTER = 46.0, 3.0  # arcsec: galaxies at least 40 arcsec apart
 _ROTATION_RANGE = (20.0, 70.0)  # degrees, one angle per SDSS run
 KINDS = ("both", "sdss", "des")
@@ -214,7 +216,7 @@ def _owners(
     owner = np.full(ra.shape, -1)
     near = np.zeros(ra.shape, dtype=bool)
     for index, footprint in enumerate(footprints):
-        inner = footprint.contains(ra, dec, margin=MARGIN)
+        inner = footprint.contains(ra, dec, margin=EDGE_MARGIN)
         owner[(owner < 0) & inner] = index
         near |= footprint.contains(ra, dec, margin=0.0)
     return owner, near & (owner < 0)

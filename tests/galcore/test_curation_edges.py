@@ -39,6 +39,8 @@ SCALE = 0.263  # arcsec per DES pixel
 SHAPE = (400, 400)  # each tile spans 105.2" on a side
 HALF = SHAPE[0] / 2 * SCALE  # 52.6": from a tile's centre to its edges
 SIZE, FIELD = 32, 40.0  # the cutouts: 32 pixels over 40"
+# No black point: the sky on an image is not black, so the part off it can be told apart.
+STRETCH = ColourStretch(minimum=0.0)
 RA0 = 10.0
 TILES = {"DES0040+0000": RA0, "DES0039+0000": RA0 - 60 / 3600}  # B's east edge 7.4" west of RA0
 # id: (named tile, RA offset from RA0 and Dec, in arcsec)
@@ -86,7 +88,7 @@ def sky(tmp_path_factory) -> Path:
 
 
 def _curate(sky: Path, root: Path, **options) -> tuple[Workspace, CurationSummary]:
-    config = CurationConfig(size=SIZE, field_arcsec=FIELD, **options)
+    config = CurationConfig(size=SIZE, field_arcsec=FIELD, stretch=STRETCH, **options)
     with pytest.warns(CurationWarning, match="could not be curated"):
         summary = curate_catalog(SurveyInputs.from_sky(sky), root, config=config)
     return Workspace(root), summary
@@ -120,7 +122,7 @@ def _cut_from(sky: Path, tile: str, galaxy: int) -> np.ndarray:
         )
         for band in "gri"
     ]
-    return ColourStretch()(*planes)
+    return STRETCH(*planes)
 
 
 class TestNeighbourTile:

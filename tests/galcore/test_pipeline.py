@@ -65,9 +65,13 @@ class TestCurationOfTheSyntheticSky:
     def test_failures_are_the_planted_defects_with_reasons(self, curated, truth):
         catalog = curated[0].catalog()
         status = np.asarray(catalog.status_codes)[catalog.column("status")]
-        failed = dict(
-            zip(catalog.column("object_id")[status != "ok"], status[status != "ok"], strict=True)
-        )
+        bad = ~np.isin(status, ["ok", "partial"])
+        failed = dict(zip(catalog.column("object_id")[bad], status[bad], strict=True))
+        # Galaxies near an edge are kept: a few with part of their cutout off the image.
+        missing = catalog.column("missing_fraction")[status == "partial"]
+        assert len(missing) > 0
+        assert (missing > 0).all()
+        assert (missing <= 0.25).all()
         defects = truth[truth["defect"].notna()]
         expected = {}
         for _, row in defects.iterrows():
@@ -86,7 +90,8 @@ class TestCurationOfTheSyntheticSky:
     def test_confident_labels_agree_with_truth(self, curated, truth):
         catalog = curated[0].catalog()
         sdss = truth.dropna(subset=["sdss_objid"]).set_index("sdss_objid")
-        rows = np.flatnonzero(set_mask(catalog.column("sets"), "train"))
+        train = set_mask(catalog.column("sets"), "train")
+        rows = np.flatnonzero(train & (catalog.column("survey") == SURVEYS.index("sdss")))
         true = sdss.loc[catalog.column("object_id")[rows], "morphology"].to_numpy()
         labels = np.asarray(["elliptical", "spiral"])[catalog.column("label")[rows]]
         assert (true == labels).mean() >= 0.95
@@ -170,7 +175,7 @@ def test_one_survey_alone_is_curated_as_in_a_full_curation(curated, sky, tmp_pat
         assert set_mask(sets, "train").sum() > 0
         np.testing.assert_array_equal(alone.column("label"), both.column("label")[rows])
     else:
-        assert (set_mask(sets, "unlabelled") == alone.ok()).all()
+        assert (set_mask(sets, "unlabelled") == alone.usable()).all()
 
 
 def test_a_survey_given_in_part_is_refused(sky, tmp_path):

