@@ -47,6 +47,8 @@ T = TypeVar("T")
 
 VIEWPORT = {"width": 1400, "height": 1000}
 """The size of every page of the workbench tests."""
+COMMIT_PAUSE_MS = 500
+"""The pause between committing a typed value and the next action."""
 SHOWN_WITHIN_MS = 5000
 """How soon a page shows what another reviewer decided."""
 PAGE_LINE = re.compile(r"Page (\d+) of (\d+) · (\d+) galax")
@@ -98,9 +100,14 @@ def open_app(page: Page, url: str, /, **query: object) -> None:
 
 
 def fill(field: Locator, text: str) -> None:
-    """Type `text` into a text field and commit it (Enter), as a person does."""
+    """Type `text` into a text field and commit it (Enter), as a person does.
+
+    A person then takes a moment before the next click; without one, a click could reach a
+    busy server before the value did (seen now and then on two loaded cores).
+    """
     field.fill(text)
     field.press("Enter")
+    field.page.wait_for_timeout(COMMIT_PAUSE_MS)
 
 
 def sign_in(page: Page, name: str) -> None:
