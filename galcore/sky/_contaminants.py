@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from galcore.sky._population import AB_ZERO_NMGY, des_magnitudes
+from galcore.sky._population import AB_ZERO_NMGY, des_magnitudes, sdss_magnitudes
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -65,16 +65,9 @@ def draw_stars(
     stars = []
     for k in range(n):
         colours = (1.1 * g_r[k] + 0.3, g_r[k], 0.45 * g_r[k] - 0.05, 0.3 * g_r[k])
-        sdss = _sdss_magnitudes(float(mag_r[k]), colours)
+        sdss = sdss_magnitudes(float(mag_r[k]), colours)
         stars.append(Star(float(ra[k]), float(dec[k]), {"sdss": sdss, "des": des_magnitudes(sdss)}))
     return stars
-
-
-def _sdss_magnitudes(mag_r: float, colours: tuple[float, ...]) -> dict[str, float]:
-    """Return u g r i z from r and the colours u-g, g-r, r-i, i-z."""
-    u_g, g_r, r_i, i_z = colours
-    g, i = mag_r + g_r, mag_r - r_i
-    return {"u": g + u_g, "g": g, "r": mag_r, "i": i, "z": i - i_z}
 
 
 @dataclass(frozen=True)

@@ -254,10 +254,28 @@ def _draw_mags(shape: Shape, mag_r: float, rng: np.random.Generator) -> dict:
     elif rng.random() < _BLUE_ELLIPTICALS:
         gap = np.array([e[0] - s[0] for e, s in zip(*_COLOURS.values(), strict=True)])
         colours -= _BLUE_SHIFT * gap
+    sdss = sdss_magnitudes(mag_r, tuple(colours))
+    return {"sdss": sdss, "des": des_magnitudes(sdss)}
+
+
+def sdss_magnitudes(mag_r: float, colours: tuple[float, ...]) -> dict[str, float]:
+    """Return SDSS u g r i z from r and the colours (u-g, g-r, r-i, i-z).
+
+    Parameters
+    ----------
+    mag_r : float
+        The r magnitude.
+    colours : tuple of float
+        u-g, g-r, r-i and i-z.
+
+    Returns
+    -------
+    dict
+        AB magnitudes by band.
+    """
     u_g, g_r, r_i, i_z = colours
     g, i = mag_r + g_r, mag_r - r_i
-    sdss = {"u": g + u_g, "g": g, "r": mag_r, "i": i, "z": i - i_z}
-    return {"sdss": sdss, "des": des_magnitudes(sdss)}
+    return {"u": g + u_g, "g": g, "r": mag_r, "i": i, "z": i - i_z}
 
 
 def des_magnitudes(sdss: Mapping[str, float]) -> dict[str, float]:

@@ -15,11 +15,8 @@ from galcore.sky._population import Galaxy, _arm_visibility, draw_galaxies, draw
 from galcore.sky._profiles import Shape
 from galcore.sky._render import DES, SDSS, render_scene
 from galcore.sky._writers import tan_header
+from tests.galcore.test_sky import MAGS
 
-MAGS = {
-    "sdss": {"u": 17.8, "g": 16.5, "r": 16.0, "i": 15.7, "z": 15.5},
-    "des": {"g": 16.4, "r": 15.95, "i": 15.7, "z": 15.5, "Y": 15.4},
-}
 SIDE = 301
 
 
