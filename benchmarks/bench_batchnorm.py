@@ -1,12 +1,15 @@
-"""What unfrozen batch-normalisation layers should do while fine-tuning, measured over seeds.
+"""How the backbone should normalise while it trains, measured over seeds.
 
 Trains the `demo` profile on a demo workspace (`galcore demo --workspace WS`) once per seed with
-the backbone's batch normalisation in each mode of `galcore.training.BATCH_NORM_MODES`:
+the backbone in each mode of `galcore.training.BATCH_NORM_MODES`:
 
 - ``inference``: the backbone is called with ``training=False`` (Keras's fine-tuning advice);
-  its layers normalise with their moving statistics in training and inference alike.
+  its batch-normalisation layers normalise with their moving statistics in training and
+  inference alike.
 - ``batch``: unfrozen layers normalise each training batch with its own statistics and update
   the moving ones, which inference then uses.
+- ``group``: group normalisation, which has no moving statistics: training and inference
+  normalise the same way.
 
 and prints, per mode, the HP test accuracies (min / median / max over the seeds), the largest
 drop of validation accuracy from one epoch to the next (how much the validation swings) and the
@@ -66,16 +69,19 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, required=True, help="a demo workspace")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--prefix", default="bn", help="start of the runs' names")
+    parser.add_argument(
+        "--modes", nargs="+", choices=BATCH_NORM_MODES, default=list(BATCH_NORM_MODES)
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    results = {mode: [] for mode in BATCH_NORM_MODES}
+    results = {mode: [] for mode in args.modes}
     began = time.perf_counter()
     for seed in range(args.seeds):
-        for mode in BATCH_NORM_MODES:
+        for mode in args.modes:
             results[mode].append(measure(args.workspace, args.prefix, mode, seed))
             print(f"seed {seed} {mode}: {results[mode][-1]}", flush=True)
     header = (
-        f"{'batch norm':<11}{'HP SDSS min / median / max':>30}{'HP DES min / median / max':>30}"
+        f"{'mode':<11}{'HP SDSS min / median / max':>30}{'HP DES min / median / max':>30}"
         f"{'worst val-acc drop':>20}{'train s (median)':>18}"
     )
     print(f"\n{args.seeds} seeds, demo profile, {time.perf_counter() - began:.0f} s in all")

@@ -97,7 +97,7 @@ _BACKBONES: Mapping[str, _Backbone] = MappingProxyType(
             application=None,
             preprocessing="tf",
             min_size=16,
-            stages=(None, "b3_conv", "b1_bn"),
+            stages=(None, "b3_conv", "b1_norm"),
         ),
     }
 )
@@ -124,6 +124,7 @@ _IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 """The ImageNet mean of each channel in BGR order, as caffe-mode ``preprocess_input`` has it."""
 
 _COMPACT_FILTERS = (32, 64, 128, 256)
+_GROUPS = 8
 
 
 def preprocessing(name: str, *, layer_name: str) -> keras.layers.Layer:
@@ -161,7 +162,9 @@ def preprocessing(name: str, *, layer_name: str) -> keras.layers.Layer:
     )
 
 
-def make_backbone(name: str, image_size: int, weights: str | Path | None) -> keras.Model:
+def make_backbone(
+    name: str, image_size: int, weights: str | Path | None, *, group_norm: bool = False
+) -> keras.Model:
     """Return the named backbone without its top, named `name`, with its weights loaded.
 
     Parameters
@@ -172,6 +175,8 @@ def make_backbone(name: str, image_size: int, weights: str | Path | None) -> ker
         Side of the square input, at least ``MIN_IMAGE_SIZE[name]``.
     weights
         ``"imagenet"``, the path of a local ``.h5`` file, or None.
+    group_norm
+        The compact backbone only: group normalisation instead of batch normalisation.
 
     Returns
     -------
@@ -190,7 +195,10 @@ def make_backbone(name: str, image_size: int, weights: str | Path | None) -> ker
     if path is not None and not path.is_file():
         msg = f"weights file {path} does not exist; pass 'imagenet', 'none' or an .h5 file"
         raise TrainingError(msg)
-    base = _build(name, shape, None)
+    if name == "compact":
+        base = _compact(shape, group_norm=group_norm)
+    else:
+        base = _build(name, shape, None)
     if path is not None:
         _load_weights(base, path)
     return base
@@ -201,8 +209,6 @@ def _build(name: str, shape: tuple[int, int, int], weights: str | None) -> keras
     import keras
 
     application = _BACKBONES[name].application
-    if application is None:
-        return _compact(shape)
     # Looked up at each call, so that tests can replace the class.
     build = getattr(keras.applications, application)
     base = build(include_top=False, weights=weights, input_shape=shape)
@@ -237,8 +243,11 @@ def _load_weights(base: keras.Model, path: Path) -> None:
         raise TrainingError(msg) from error
 
 
-def _compact(shape: tuple[int, int, int]) -> keras.Model:
-    """Return the compact backbone: four conv-batchnorm-relu-maxpool blocks."""
+def _compact(shape: tuple[int, int, int], *, group_norm: bool) -> keras.Model:
+    """Return the compact backbone: four conv-norm-relu-maxpool blocks.
+
+    Group normalisation (`_GROUPS` groups of channels) or batch normalisation (momentum 0.9).
+    """
     import keras
 
     inputs = keras.Input(shape, name="compact_input")
@@ -247,7 +256,10 @@ def _compact(shape: tuple[int, int, int]) -> keras.Model:
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"b{block}_conv")(
             x
         )
-        x = keras.layers.BatchNormalization(momentum=0.9, name=f"b{block}_bn")(x)
+        if group_norm:
+            x = keras.layers.GroupNormalization(_GROUPS, name=f"b{block}_norm")(x)
+        else:
+            x = keras.layers.BatchNormalization(momentum=0.9, name=f"b{block}_norm")(x)
         x = keras.layers.Activation("relu", name=f"b{block}_relu")(x)
         x = keras.layers.MaxPooling2D(2, name=f"b{block}_pool")(x)
     return keras.Model(inputs, x, name="compact")

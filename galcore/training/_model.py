@@ -51,8 +51,9 @@ def build_model(
     transfer-learning guide does: its batch-normalisation layers normalise with their moving
     statistics in training and in inference alike, frozen or not, so training and validation
     see the same network. With ``"batch"`` unfrozen layers normalise each training batch with
-    its own statistics and update the moving ones (``benchmarks/bench_batchnorm.py`` compares
-    the two).
+    its own statistics and update the moving ones. With ``"group"`` the compact backbone uses
+    group normalisation instead, the same in training and inference without moving statistics
+    (``benchmarks/bench_batchnorm.py`` compares the three).
 
     Parameters
     ----------
@@ -70,8 +71,8 @@ def build_model(
     dropout_rate
         Dropout between the two dense layers.
     batch_norm
-        ``"inference"`` or ``"batch"``: how the backbone's batch normalisation behaves while
-        training (see above).
+        ``"inference"``, ``"batch"`` or ``"group"`` (compact only): how the backbone
+        normalises while training (see above).
 
     Returns
     -------
@@ -92,7 +93,7 @@ def build_model(
     import keras
 
     _check_arguments(n_classes, image_size, backbone, dropout_rate, batch_norm)
-    base = make_backbone(backbone, image_size, weights)
+    base = make_backbone(backbone, image_size, weights, group_norm=batch_norm == "group")
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = preprocessing(backbone, layer_name="scale")(inputs)
     x = base(x, training=False) if batch_norm == "inference" else base(x)
@@ -113,6 +114,12 @@ def _check_arguments(
         raise TrainingError(msg)
     if backbone not in BACKBONES:
         msg = f"backbone={backbone!r} is not known; use one of {', '.join(BACKBONES)}"
+        raise TrainingError(msg)
+    if batch_norm == "group" and backbone != "compact":
+        msg = (
+            f"batch_norm='group' is for the compact backbone; {backbone} comes with batch "
+            "normalisation: use 'inference' or 'batch'"
+        )
         raise TrainingError(msg)
     if n_classes < 2:
         msg = f"n_classes={n_classes} must be at least 2"

@@ -138,6 +138,40 @@ class TestBuildModel:
             build_model(**(arguments | kwargs))
 
 
+class TestGroupNormalisation:
+    @pytest.fixture(scope="class")
+    def grouped(self):
+        return build_model(2, 32, backbone="compact", weights=None, batch_norm="group")
+
+    def test_compact_normalises_groups_of_channels(self, grouped):
+        layers = backbone_of(grouped).layers
+        assert not [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
+        norms = [layer for layer in layers if isinstance(layer, keras.layers.GroupNormalization)]
+        assert [layer.name for layer in norms] == ["b1_norm", "b2_norm", "b3_norm", "b4_norm"]
+
+    def test_training_and_inference_compute_the_same(self, grouped):
+        base = backbone_of(grouped)
+        images = np.random.default_rng(1).normal(size=(4, 32, 32, 3)).astype(np.float32)
+        trained = base(images, training=True)
+        np.testing.assert_allclose(base(images, training=False), trained, rtol=1e-5, atol=1e-6)
+        # One image's output does not depend on the others in its batch.
+        np.testing.assert_allclose(base(images[:1], training=True), trained[:1], atol=1e-5)
+
+    def test_batch_normalisation_depends_on_the_batch(self):
+        base = backbone_of(build_model(2, 32, backbone="compact", weights=None))
+        images = np.random.default_rng(1).normal(size=(4, 32, 32, 3)).astype(np.float32)
+        assert not np.allclose(base(images[:1], training=True), base(images, training=True)[:1])
+
+    def test_only_for_the_compact_backbone(self):
+        with pytest.raises(TrainingError, match="batch_norm='group' is for the compact backbone"):
+            build_model(2, 71, backbone="xception", weights=None, batch_norm="group")
+
+    def test_freeze_points_are_the_same(self, grouped):
+        names = [layer.name for layer in backbone_of(grouped).layers]
+        _, second, third = STAGE_TRAINABLE_FROM["compact"]
+        assert (names.index(second), names.index(third)) == (9, 2)
+
+
 class TestWeights:
     @pytest.mark.parametrize("backbone", BACKBONES)
     def test_weights_file_loads(self, tmp_path, backbone, built):
@@ -224,7 +258,7 @@ class TestFreezeForStage:
         assert head == head_only
 
     def test_unknown_layer_name(self, compact):
-        stages = {"compact": (None, "b9_conv", "b1_bn")}
+        stages = {"compact": (None, "b9_conv", "b1_norm")}
         with (
             mock.patch("galcore.training._model.STAGE_TRAINABLE_FROM", stages),
             pytest.raises(TrainingError, match="compact backbone has no layer 'b9_conv'"),
