@@ -1,14 +1,17 @@
 """The schedule across the three stages: best weights, early stopping, learning rate, resuming.
 
-One `Schedule` follows the whole run, so that nothing resets between stages: the weights kept
-are the best of all stages (by validation loss), the learning rate a stage starts with is the
-one the previous stage ended with, and the learning rate shrinks when the training loss stops
-improving (as in the paper). Rank 0 saves the schedule with the weights and the optimiser after
-every epoch, so a killed run continues from its last finished epoch.
+One `Schedule` follows the whole run, so that nothing resets between stages: each stage
+starts from the best weights of the run so far (by validation loss), the run ends with the
+mean of the weights of its `Profile.average_best` best epochs (the best alone by default), the
+learning rate a stage starts with is the one the previous stage ended with, and the learning
+rate shrinks when the training loss stops improving (as in the paper). Rank 0 saves the
+schedule with the weights and the optimiser after every epoch, so a killed run continues from
+its last finished epoch.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import math
@@ -29,7 +32,7 @@ __all__ = ["STATE_FOLDER", "Schedule", "ScheduleState"]
 logger = logging.getLogger(__name__)
 
 STATE_FOLDER = "state"
-"""Folder of the model folder holding the schedule, the best epoch's weights and the last
+"""Folder of the model folder holding the schedule, the best epochs' weights and the last
 epoch's weights and optimiser (TensorFlow checkpoints), while a run trains."""
 _PROGRESS_FILE = "progress.json"
 _MIN_DELTA = 1e-4
@@ -57,8 +60,11 @@ class ScheduleState:
         learning rate (a stage that unfreezes layers starts from a higher loss).
     history
         Per stage, Keras's metric -> values of each epoch (``lr`` included).
-    checkpoint, best_checkpoint
-        Names of the last epoch's and the best epoch's checkpoints in the state folder.
+    checkpoint
+        Name of the last epoch's checkpoint in the state folder.
+    best_checkpoints, best_val_losses
+        The checkpoints of the run's `Profile.average_best` best epochs so far, best first,
+        and their validation losses.
     """
 
     stage: int = 1
@@ -76,7 +82,8 @@ class ScheduleState:
         default_factory=lambda: [{} for _ in range(N_STAGES)]
     )
     checkpoint: str | None = None
-    best_checkpoint: str | None = None
+    best_checkpoints: list[str] = field(default_factory=list)
+    best_val_losses: list[float] = field(default_factory=list)
 
     @property
     def run_epoch(self) -> int:
@@ -120,7 +127,7 @@ class Schedule:
         self.state = state or ScheduleState(learning_rate=learning_rate)
         self._restore_pending = self.state.checkpoint is not None
         self.model: keras.Model | None = None
-        self.best_weights: list | None = None
+        self.best_weights: list[list] = []
         self.stop_reason: str | None = None
         self._epoch_began = 0.0
 
@@ -187,7 +194,7 @@ class Schedule:
         self.stop_reason = reason
 
     def end_stage(self) -> None:
-        """Keep the best weights of the run so far and move on to the next stage.
+        """Give the model the best weights of the run so far and move on to the next stage.
 
         Raises
         ------
@@ -196,13 +203,28 @@ class Schedule:
         """
         if self.stop_reason is not None:
             raise TrainingError(self.stop_reason)
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+        if self.best_weights:
+            self.model.set_weights(self.best_weights[0])
         self.state.stage += 1
         self.state.epoch = 0
         self.state.stage_best_val_loss, self.state.stage_wait = math.inf, 0
         self.state.plateau_loss, self.state.plateau_wait = math.inf, 0
         self._save()
+
+    def finish(self, model: keras.Model) -> None:
+        """Give `model` the mean of the weights of the run's best epochs, once every stage ended.
+
+        With ``average_best=1`` that is the best epoch's weights, which `end_stage` has set.
+        """
+        import numpy as np
+
+        if self._restore_pending:  # a run that was stopped after its last epoch
+            self._restore(model)
+            self._restore_pending = False
+        if len(self.best_weights) > 1:
+            model.set_weights([np.mean(w, axis=0) for w in zip(*self.best_weights, strict=True)])
+        elif self.best_weights:
+            model.set_weights(self.best_weights[0])
 
     def skip_stage(self) -> None:
         """Move past a stage with no epochs."""
@@ -242,22 +264,33 @@ class Schedule:
             history.setdefault(name, []).append(value)
         state.epoch = epoch + 1
         state.learning_rate = logs["lr"]
-        improved = self._track_best(logs)
+        rank = self._track_best(logs)
         self._early_stopping(logs["val_loss"])
         self._plateau(logs["loss"])
         if self.is_main:
-            self._save(best=improved)
-            self._log(logs, improved=improved)
+            self._save(best_rank=rank)
+            self._log(logs, improved=rank == 0)
 
-    def _track_best(self, logs: dict[str, float]) -> bool:
-        """Keep the weights when the validation loss is the lowest of the run."""
-        state = self.state
-        if not logs["val_loss"] < state.best_val_loss:
-            return False
-        state.best_val_loss, state.best_val_accuracy = logs["val_loss"], logs["val_accuracy"]
-        state.best_stage, state.best_epoch = state.stage, state.epoch
-        self.best_weights = self.model.get_weights()
-        return True
+    def _track_best(self, logs: dict[str, float]) -> int | None:
+        """Keep the weights when the validation loss is one of the run's best.
+
+        Returns the epoch's rank among the `Profile.average_best` best (0: the best so far), or
+        None when it is not one of them.
+        """
+        state, val_loss = self.state, logs["val_loss"]
+        if not math.isfinite(val_loss):
+            return None
+        rank = bisect.bisect_right(state.best_val_losses, val_loss)
+        if rank >= self.profile.average_best:
+            return None
+        state.best_val_losses.insert(rank, val_loss)
+        del state.best_val_losses[self.profile.average_best :]
+        self.best_weights.insert(rank, self.model.get_weights())
+        del self.best_weights[self.profile.average_best :]
+        if rank == 0:
+            state.best_val_loss, state.best_val_accuracy = val_loss, logs["val_accuracy"]
+            state.best_stage, state.best_epoch = state.stage, state.epoch
+        return rank
 
     def _early_stopping(self, val_loss: float) -> None:
         """End the stage after `patience` epochs without a better validation loss."""
@@ -304,8 +337,8 @@ class Schedule:
             " best so far" if improved else "",
         )
 
-    def _save(self, *, best: bool = False) -> None:
-        """Write checkpoints (the best epoch's when it changed, the last one's), then the state.
+    def _save(self, *, best_rank: int | None = None) -> None:
+        """Write checkpoints (this epoch's as one of the best, the last one's), then the state.
 
         Each checkpoint gets a new name and the state names the current ones, so a process
         killed while writing leaves the previous, complete set behind.
@@ -318,28 +351,29 @@ class Schedule:
         folder.mkdir(parents=True, exist_ok=True)
         tag = f"{state.run_epoch:04d}-stage-{state.stage}"
         stale = [state.checkpoint]
-        if best:
-            stale.append(state.best_checkpoint)
-            state.best_checkpoint = f"best-{tag}"
-            tf.train.Checkpoint(model=self.model).write(str(folder / state.best_checkpoint))
+        if best_rank is not None:
+            best = state.best_checkpoints
+            best.insert(best_rank, f"best-{tag}")
+            stale += best[self.profile.average_best :]
+            del best[self.profile.average_best :]
+            tf.train.Checkpoint(model=self.model).write(str(folder / best[best_rank]))
         state.checkpoint = f"last-{tag}"
         everything = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer)
         everything.write(str(folder / state.checkpoint))
         _atomic_text(folder / _PROGRESS_FILE, json.dumps(asdict(state), indent=1))
-        for name in set(stale) - {None, state.checkpoint, state.best_checkpoint}:
+        for name in set(stale) - {None, state.checkpoint, *state.best_checkpoints}:
             for path in folder.glob(f"{name}.*"):
                 path.unlink()
 
     def _restore(self, model: keras.Model) -> None:
-        """Load the best and the last epoch's weights, and the optimiser inside a stage."""
+        """Load the best epochs' and the last epoch's weights, and the optimiser inside a stage."""
         import tensorflow as tf
 
         folder = self.folder / STATE_FOLDER
-        if self.state.best_checkpoint is not None:
-            tf.train.Checkpoint(model=model).read(
-                str(folder / self.state.best_checkpoint)
-            ).expect_partial()
-            self.best_weights = model.get_weights()
+        self.best_weights = []
+        for name in self.state.best_checkpoints:
+            tf.train.Checkpoint(model=model).read(str(folder / name)).expect_partial()
+            self.best_weights.append(model.get_weights())
         if self.state.epoch > 0:
             model.optimizer.build(model.trainable_variables)
             checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)

@@ -179,9 +179,11 @@ class TrainResult:
     history
         Keras history (metric -> per-epoch values) of each stage.
     val_loss, val_accuracy
-        Validation metrics of the kept weights (the best epoch of all stages).
+        Validation metrics of the best epoch of all stages.
     best_stage
         The stage of that epoch.
+    averaged_epochs
+        How many of the best epochs' weights the model's are the mean of.
     wall_time_s
         Seconds from the start of `train` to the saved model.
     weights_sha256
@@ -197,6 +199,7 @@ class TrainResult:
     val_loss: float
     val_accuracy: float
     best_stage: int
+    averaged_epochs: int
     wall_time_s: float
     weights_sha256: str
     rank: int
@@ -223,7 +226,8 @@ def train(
     Run alone or under ``horovodrun``: every worker trains on its shard, rank 0 writes the run
     (attributes, ``train_index``/``train_label``) and the model folder (``model.keras``,
     ``history.json``, ``config.json``; ``state/`` while it trains). The weights kept are those
-    of the epoch with the lowest validation loss over all stages. Rank 0 saves the schedule
+    of the epoch with the lowest validation loss over all stages, or the mean of the profile's
+    ``average_best`` such epochs. Rank 0 saves the schedule
     after every epoch, so that a run that was killed continues with ``resume=True``. Every
     worker finally logs ``rank R/S weights sha256 <hex>``.
 
@@ -518,6 +522,7 @@ def _fit(
             verbose=0,
         )
         schedule.end_stage()
+    schedule.finish(model)
 
 
 def _datasets(
@@ -551,7 +556,7 @@ def _result(
     workers: Workers,
     started: float,
 ) -> TrainResult:
-    """Summarise the stages: epochs run and the metrics of the weights kept."""
+    """Summarise the stages: epochs run and the metrics of the best epoch."""
     state = schedule.state
     return TrainResult(
         run=config.run,
@@ -561,6 +566,7 @@ def _result(
         val_loss=state.best_val_loss,
         val_accuracy=state.best_val_accuracy,
         best_stage=state.best_stage,
+        averaged_epochs=len(state.best_val_losses),
         wall_time_s=time.perf_counter() - started,
         weights_sha256=weights_sha256(model),
         rank=workers.rank,
@@ -589,6 +595,7 @@ def _save(model: keras.Model, result: TrainResult, run: Run, folder: Path) -> No
             "val_loss": result.val_loss,
             "val_accuracy": result.val_accuracy,
             "best_stage": result.best_stage,
+            "averaged_epochs": result.averaged_epochs,
         },
         wall_time_s=round(result.wall_time_s, 1),
         weights_sha256=result.weights_sha256,

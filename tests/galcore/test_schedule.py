@@ -60,7 +60,7 @@ class TestBestWeights:
         assert (state.best_stage, state.best_epoch, state.best_val_loss) == (1, 2, 0.2)
         resumed = Schedule.load(PROFILE, tmp_path, learning_rate=0.1, is_main=True)
         resumed.begin_stage(_model())
-        assert resumed.best_weights[0][0, 0] == 2.0
+        assert resumed.best_weights[0][0][0, 0] == 2.0
 
     def test_a_better_later_stage_wins(self, schedule):
         model = _model()
@@ -73,6 +73,55 @@ class TestBestWeights:
         assert model.get_weights()[0][0, 0] == 7.0
         assert schedule.state.best_stage == 2
         assert schedule.stage_epochs == (1, 1, 0)
+
+
+class TestAveragedWeights:
+    PROFILE = dataclasses.replace(PROFILE, average_best=2)
+
+    def _three_stages(self, schedule, model):
+        """Stage 1: epochs 1 (0.5), 3 (0.2); stage 2: 5 (0.3), 7 (0.9); stage 3: 9 (0.4)."""
+        plays = [[(1.0, 0.5), (3.0, 0.2)], [(5.0, 0.3), (7.0, 0.9)], [(9.0, 0.4)]]
+        for stage in plays:
+            schedule.begin_stage(model)
+            for value, val_loss in stage:
+                _epoch(schedule, model, value, loss=1.0, val_loss=val_loss)
+            schedule.end_stage()
+
+    def test_the_run_ends_with_the_mean_of_its_best_epochs(self, tmp_path):
+        schedule = Schedule(self.PROFILE, tmp_path, learning_rate=0.1, is_main=True)
+        model = _model()
+        self._three_stages(schedule, model)
+        assert model.get_weights()[0][0, 0] == 3.0  # each stage ends with the best epoch
+        schedule.finish(model)
+        assert model.get_weights()[0][0, 0] == 4.0  # (3 + 5) / 2
+        assert schedule.state.best_val_losses == [0.2, 0.3]
+        assert (schedule.state.best_stage, schedule.state.best_epoch) == (1, 2)
+
+    def test_only_the_best_epochs_checkpoints_stay(self, tmp_path):
+        schedule = Schedule(self.PROFILE, tmp_path, learning_rate=0.1, is_main=True)
+        self._three_stages(schedule, _model())
+        names = {p.name.split(".")[0] for p in (tmp_path / STATE_FOLDER).glob("*-stage-*")}
+        assert schedule.state.best_checkpoints == ["best-0002-stage-1", "best-0003-stage-2"]
+        assert names == {*schedule.state.best_checkpoints, schedule.state.checkpoint}
+
+    def test_a_run_stopped_after_its_last_epoch_ends_the_same(self, tmp_path):
+        schedule = Schedule(self.PROFILE, tmp_path, learning_rate=0.1, is_main=True)
+        self._three_stages(schedule, _model())
+        resumed = Schedule.load(self.PROFILE, tmp_path, learning_rate=0.1, is_main=True)
+        assert resumed.done
+        model = _model()
+        resumed.finish(model)
+        assert model.get_weights()[0][0, 0] == 4.0
+
+    def test_one_epoch_is_the_best_alone(self, schedule):
+        model = _model()
+        schedule.begin_stage(model)
+        for value, val_loss in [(1.0, 0.5), (2.0, 0.2), (3.0, 0.3)]:
+            _epoch(schedule, model, value, loss=1.0, val_loss=val_loss)
+        schedule.end_stage()
+        _set(model, 0.0)
+        schedule.finish(model)
+        assert model.get_weights()[0][0, 0] == 2.0
 
 
 class TestStopping:
@@ -150,16 +199,16 @@ class TestSavedState:
         assert (progress["stage"], progress["epoch"], progress["best_epoch"]) == (1, 2, 1)
         checkpoints = {p.name.split(".")[0] for p in (tmp_path / STATE_FOLDER).glob("*-stage-*")}
         assert checkpoints == {"last-0002-stage-1", "best-0001-stage-1"}
-        assert (progress["checkpoint"], progress["best_checkpoint"]) == (
+        assert (progress["checkpoint"], progress["best_checkpoints"]) == (
             "last-0002-stage-1",
-            "best-0001-stage-1",
+            ["best-0001-stage-1"],
         )
 
         resumed = Schedule.load(PROFILE, tmp_path, learning_rate=0.1, is_main=True)
         other = _model()
         resumed.begin_stage(other)
         assert other.get_weights()[0][0, 0] == 2.0  # the last epoch's weights
-        assert resumed.best_weights[0][0, 0] == 1.0  # and the best so far
+        assert resumed.best_weights[0][0][0, 0] == 1.0  # and the best so far
         assert resumed.state.history == schedule.state.history
 
     def test_inside_a_stage_the_optimiser_continues(self, schedule, tmp_path):

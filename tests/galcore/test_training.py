@@ -76,6 +76,7 @@ class TestProfiles:
             pytest.param({"epochs": (1, -1, 1)}, "must be 3 counts >= 0", id="negative"),
             pytest.param({"batch_size": 0}, "batch_size=0 must be > 0", id="batch"),
             pytest.param({"learning_rate": 0.0}, "learning_rate=0.0 must be > 0", id="lr"),
+            pytest.param({"average_best": 0}, "average_best=0 must be > 0", id="average"),
             pytest.param({"dropout_rate": 1.0}, r"dropout_rate=1.0 must be in \[0, 1\)", id="drop"),
             pytest.param(
                 {"reduce_lr_factor": 1.0}, r"reduce_lr_factor=1.0 in \(0, 1\)", id="factor"
