@@ -602,11 +602,12 @@ class TestPopulation:
         assert 0.3 < np.mean([v.confident for v in votes]) < 0.6
 
     def test_the_crowd_errs_rarely(self, crowd):
+        # The paper scores 99.81% against confident labels: their error is at most ~0.2%.
         galaxies, votes = crowd
         wrong = [
             v.label != g.morphology for g, v in zip(galaxies, votes, strict=True) if v.confident
         ]
-        assert 0.003 < np.mean(wrong) < 0.03
+        assert 0 < np.mean(wrong) < 0.004
 
     def test_bright_big_galaxies_are_clearer(self, crowd):
         galaxies, votes = crowd
