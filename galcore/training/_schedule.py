@@ -221,10 +221,8 @@ class Schedule:
         if self._restore_pending:  # a run that was stopped after its last epoch
             self._restore(model)
             self._restore_pending = False
-        if len(self.best_weights) > 1:
+        if self.best_weights:
             model.set_weights([np.mean(w, axis=0) for w in zip(*self.best_weights, strict=True)])
-        elif self.best_weights:
-            model.set_weights(self.best_weights[0])
 
     def skip_stage(self) -> None:
         """Move past a stage with no epochs."""
