@@ -37,8 +37,8 @@ class DemoConfig:
     """
 
     seed: int = 0
-    n_sdss: int = 4000
-    n_des: int = 4500
+    n_sdss: int = 6000
+    n_des: int = 6750
     size: int = 64
     profile: str = "demo"
     run: str = "demo"

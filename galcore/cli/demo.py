@@ -21,8 +21,8 @@ def demo_command_parser(
     )
     add_workspace(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (0)")
-    parser.add_argument("--n-sdss", type=int, default=4000, help="SDSS galaxies (4000)")
-    parser.add_argument("--n-des", type=int, default=4500, help="DES galaxies (4500)")
+    parser.add_argument("--n-sdss", type=int, default=6000, help="SDSS galaxies (6000)")
+    parser.add_argument("--n-des", type=int, default=6750, help="DES galaxies (6750)")
     parser.add_argument("--profile", default="demo", help="training profile (demo)")
     parser.set_defaults(func=demo_command)
     return parser

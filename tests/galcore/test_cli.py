@@ -166,6 +166,13 @@ def _bokeh_document(path):
             mock.call(Path("ws"), config=DemoConfig(n_sdss=100, n_des=120)),
             id="demo",
         ),
+        pytest.param(
+            demo_command_parser,
+            ["--workspace", "ws"],
+            "galcore.demo.run_demo",
+            mock.call(Path("ws"), config=DemoConfig()),
+            id="demo-defaults",
+        ),
     ],
 )
 def test_commands_call_one_library_function(parser, argv, target, call, capsys):
