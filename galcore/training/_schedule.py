@@ -172,9 +172,7 @@ class Schedule:
 
         self.model = model
         keras.backend.set_value(model.optimizer.learning_rate, self.state.learning_rate)
-        if self._restore_pending:
-            self._restore(model)
-            self._restore_pending = False
+        self._restore_once(model)
 
     def callback(self) -> keras.callbacks.Callback:
         """Return the callback that applies the schedule during one stage's ``fit``."""
@@ -218,9 +216,7 @@ class Schedule:
         """
         import numpy as np
 
-        if self._restore_pending:  # a run that was stopped after its last epoch
-            self._restore(model)
-            self._restore_pending = False
+        self._restore_once(model)  # a run that was stopped after its last epoch
         if self.best_weights:
             model.set_weights([np.mean(w, axis=0) for w in zip(*self.best_weights, strict=True)])
 
@@ -278,13 +274,12 @@ class Schedule:
         state, val_loss = self.state, logs["val_loss"]
         if not math.isfinite(val_loss):
             return None
+        keep = self.profile.average_best
         rank = bisect.bisect_right(state.best_val_losses, val_loss)
-        if rank >= self.profile.average_best:
+        if rank >= keep:
             return None
-        state.best_val_losses.insert(rank, val_loss)
-        del state.best_val_losses[self.profile.average_best :]
-        self.best_weights.insert(rank, self.model.get_weights())
-        del self.best_weights[self.profile.average_best :]
+        _insert_ranked(state.best_val_losses, rank, val_loss, keep=keep)
+        _insert_ranked(self.best_weights, rank, self.model.get_weights(), keep=keep)
         if rank == 0:
             state.best_val_loss, state.best_val_accuracy = val_loss, logs["val_accuracy"]
             state.best_stage, state.best_epoch = state.stage, state.epoch
@@ -351,9 +346,7 @@ class Schedule:
         stale = [state.checkpoint]
         if best_rank is not None:
             best = state.best_checkpoints
-            best.insert(best_rank, f"best-{tag}")
-            stale += best[self.profile.average_best :]
-            del best[self.profile.average_best :]
+            stale += _insert_ranked(best, best_rank, f"best-{tag}", keep=self.profile.average_best)
             tf.train.Checkpoint(model=self.model).write(str(folder / best[best_rank]))
         state.checkpoint = f"last-{tag}"
         everything = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer)
@@ -362,6 +355,12 @@ class Schedule:
         for name in set(stale) - {None, state.checkpoint, *state.best_checkpoints}:
             for path in folder.glob(f"{name}.*"):
                 path.unlink()
+
+    def _restore_once(self, model: keras.Model) -> None:
+        """Restore the saved state into `model` the first time the run meets a model."""
+        if self._restore_pending:
+            self._restore(model)
+            self._restore_pending = False
 
     def _restore(self, model: keras.Model) -> None:
         """Load the best epochs' and the last epoch's weights, and the optimiser inside a stage."""
@@ -390,6 +389,14 @@ class Schedule:
         """Remove the saved state once the run is complete (rank 0)."""
         if self.is_main:
             shutil.rmtree(self.folder / STATE_FOLDER, ignore_errors=True)
+
+
+def _insert_ranked(items: list, rank: int, item: object, *, keep: int) -> list:
+    """Insert `item` at `rank`, keep the first `keep` items and return those dropped."""
+    items.insert(rank, item)
+    dropped = items[keep:]
+    del items[keep:]
+    return dropped
 
 
 def _atomic_text(path: Path, text: str) -> None:
