@@ -11,14 +11,9 @@ from typing import Any
 import numpy as np
 import zarr
 
-from store.catalog import (
-    PER_OBJECT_RUN_ARRAYS,
-    Catalog,
-    _check_status_codes,
-    _partial_path,
-    _swap_in,
-    _write_objects,
-)
+from store._catalog_writer import check_status_codes, write_objects, write_rows
+from store._swap import PartialFolder, reports_full_disk
+from store.catalog import PER_OBJECT_RUN_ARRAYS, Catalog
 from store.errors import SchemaError, StoreError
 from store.schema import OBJECT_COLUMNS, check_column, validate_columns
 
@@ -50,7 +45,8 @@ class CatalogAppender:
     """Add objects at the end of a catalog; the catalog stays as it was until `commit`.
 
     The catalog is copied into a temporary folder as hard links (no image is copied), the copy
-    is extended, and `commit` moves it into place as `CatalogWriter.commit` does. Zarr writes
+    is extended, and `commit` puts it in place as `CatalogWriter.commit` does (a `CatalogSink`;
+    a full disk raises `DiskFullError`, the `Catalog.catalog_id` is kept). Zarr writes
     every chunk and metadata file to a new file that it renames over the old name, so writing
     into the copy never changes a file it shares with the catalog. Existing rows keep their
     index, their values and their images, except that `link` gives an existing row without a
@@ -85,39 +81,43 @@ class CatalogAppender:
         self._status_codes = catalog.status_codes
         self._failures = catalog.failures
         self._state = _metadata_state(self.path)
-        self._tmp = _partial_path(self.path)
-        shutil.rmtree(self._tmp, ignore_errors=True)
-        shutil.copytree(self.path, self._tmp, copy_function=_link)
+        self._tmp = PartialFolder(self.path)
         try:
-            self._root = zarr.open_group(self._tmp, mode="r+")
-            self._extend()
+            self._root = self._extend()
         except BaseException:
             self.abort()
             raise
 
-    def _extend(self) -> None:
-        """Grow the images and the runs' per-object arrays to the new length (runs: NaN)."""
-        images = self._root["images"]
+    @reports_full_disk
+    def _extend(self) -> zarr.Group:
+        """Copy the catalog as links; grow its images and runs' per-object arrays (runs: NaN)."""
+        shutil.copytree(self.path, self._tmp.path, copy_function=_link, dirs_exist_ok=True)
+        root = zarr.open_group(self._tmp.path, mode="r+")
+        images = root["images"]
         images.resize((self.stop, *images.shape[1:]))
-        runs = self._root.get("runs")
+        runs = root.get("runs")
         for run in runs.group_values() if runs is not None else ():
             for name in PER_OBJECT_RUN_ARRAYS:
                 if name in run:
                     array = run[name]
                     array.resize((self.stop, *array.shape[1:]))
-                    array[self.first :] = np.nan
+                    write_rows(
+                        array, self.first, np.full((len(self.rows), *array.shape[1:]), np.nan)
+                    )
+        return root
 
     @property
     def rows(self) -> range:
         """The new rows."""
         return range(self.first, self.stop)
 
+    @reports_full_disk
     def write_images(self, start: int, images: np.ndarray) -> None:
         """Write a block of new rows' images from row `start`."""
         if start < self.first or start + len(images) > self.stop:
             msg = f"rows {start}-{start + len(images) - 1} are not new rows ({self.rows})"
             raise SchemaError(msg)
-        self._root["images"][start : start + len(images)] = images
+        write_rows(self._root["images"], start, images)
 
     def set_column(self, name: str, values: np.ndarray) -> None:
         """Set one column of the new rows (e.g. `sets`, known only after the images are cut)."""
@@ -125,13 +125,18 @@ class CatalogAppender:
         self.columns[name][self.first :] = values
 
     def set_status(
-        self, status: np.ndarray, failures: Mapping[int, str], status_codes: Sequence[str]
+        self,
+        status: np.ndarray,
+        failures: Mapping[int, str],
+        status_codes: Sequence[str] | None = None,
     ) -> None:
         """Store the new rows' status codes and failure messages (by row).
 
-        `status_codes` are the catalog's, possibly with names added at the end.
+        `status_codes` are the catalog's, possibly with names added at the end (the
+        catalog's where not given).
         """
-        _check_status_codes(status_codes)
+        status_codes = self._status_codes if status_codes is None else status_codes
+        check_status_codes(status_codes)
         if tuple(status_codes[: len(self._status_codes)]) != self._status_codes:
             msg = f"status codes {list(status_codes)} must extend {list(self._status_codes)}"
             raise SchemaError(msg)
@@ -165,23 +170,27 @@ class CatalogAppender:
             check_column(name)
             self.columns[name][rows] = self.columns[name][partners]
 
+    @reports_full_disk
     def update_attrs(self, **values: Any) -> None:  # noqa: ANN401
         """Add or replace catalog attributes (JSON-serialisable values)."""
         self._root.attrs.update(values)
 
+    @reports_full_disk
     def commit(self) -> Path:
-        """Move the extended catalog into place and return its path.
+        """Put the extended catalog in place in one step and return its path.
 
         Raises
         ------
         StoreError
             If something wrote to the catalog since this appender copied it (a run, say):
             nothing is added, and adding again starts from the catalog as it is now.
+        DiskFullError
+            If the disk filled up: nothing is added.
         """
         try:
-            _write_objects(self._root, self.columns, self._status_codes, self._failures)
+            write_objects(self._root, self.columns, self._status_codes, self._failures)
             self._check_unchanged()
-            _swap_in(self._tmp, self.path)
+            self._tmp.swap_in()
         except BaseException:
             self.abort()
             raise
@@ -198,4 +207,4 @@ class CatalogAppender:
 
     def abort(self) -> None:
         """Throw the extended copy away."""
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._tmp.remove()

@@ -10,58 +10,40 @@ Layout (one Zarr v3 group)::
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-from collections.abc import Mapping, Sequence
+import logging
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
 
+from store._swap import recover, swap_in
 from store.errors import RunExistsError, SchemaError, StoreNotFoundError
+from store.runs import check_run_name
 from store.schema import (
     COLUMN_DEFAULTS,
     IMAGE_STATUSES,
     OBJECT_COLUMNS,
     RUN_ARRAYS,
     SCHEMA_VERSION,
-    STATUS_OK,
     check_column,
     utc_now,
     validate_columns,
 )
 
-__all__ = ["PER_OBJECT_RUN_ARRAYS", "Catalog", "CatalogWriter", "Run"]
+__all__ = ["IMAGE_CHUNK", "PER_OBJECT_RUN_ARRAYS", "ROW_CHUNK", "Catalog", "Run"]
+
+logger = logging.getLogger(__name__)
 
 IMAGE_CHUNK = 64
 """Images per chunk: one chunk read costs ~1 ms, so never store one image per chunk."""
 ROW_CHUNK = 1 << 16
 """Rows per chunk of the columns and run arrays."""
-_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 PER_OBJECT_RUN_ARRAYS = tuple(name for name, (_, width) in RUN_ARRAYS.items() if width != 0)
 """Run arrays with one row per catalog row (probs, features, embedding); the 1-D ones are lists
 of rows (``train_index``) or of their labels."""
-
-
-def _partial_path(path: Path) -> Path:
-    """Return the temporary folder in which this process writes the catalog `path` anew."""
-    return path.with_name(f".{path.name}.partial-{os.getpid()}")
-
-
-def _swap_in(new: Path, target: Path) -> None:
-    """Move folder `new` to `target`, replacing it: readers see the old or the new, never a mix."""
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        target.rename(old)
-    try:
-        new.rename(target)
-    except OSError:
-        if old.exists():
-            old.rename(target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _check_rows(name: str, array: np.ndarray, catalog: Path) -> None:
@@ -73,34 +55,6 @@ def _check_rows(name: str, array: np.ndarray, catalog: Path) -> None:
             " added to the catalog ('galcore curate --add') while this step ran; run it again"
         )
         raise SchemaError(msg)
-
-
-def _check_status_codes(status_codes: Sequence[str]) -> None:
-    """Raise unless the status names start with "ok" (code 0)."""
-    if not status_codes or status_codes[0] != STATUS_OK:
-        msg = f"status_codes must start with {STATUS_OK!r}, got {list(status_codes)}"
-        raise SchemaError(msg)
-
-
-def _write_objects(
-    root: zarr.Group,
-    columns: Mapping[str, np.ndarray],
-    status_codes: Sequence[str],
-    failures: Mapping[int, str],
-) -> None:
-    """Write (or replace) the `objects` group: its columns, status codes and failure messages."""
-    size = validate_columns(columns)
-    objects = root.create_group("objects", overwrite=True)
-    objects.attrs.update(
-        {
-            "status_codes": list(status_codes),
-            "failures": [[int(row), msg] for row, msg in sorted(failures.items())],
-        }
-    )
-    chunk = max(1, min(size, ROW_CHUNK))
-    for name, dtype in OBJECT_COLUMNS.items():
-        array = objects.create_array(name, shape=(size,), dtype=dtype, chunks=(chunk,))
-        array[...] = np.asarray(columns.get(name, COLUMN_DEFAULTS.get(name))).astype(dtype)
 
 
 class Run:
@@ -151,12 +105,12 @@ class Run:
             raise SchemaError(msg)
         if name in PER_OBJECT_RUN_ARRAYS:
             _check_rows(name, array, self.path.parents[1])
-        partial = f"{name}.partial-{os.getpid()}"
+        partial = f"{name}.partial-{uuid.uuid4().hex}"
         chunks = (max(1, min(len(array), ROW_CHUNK)), *array.shape[1:])
         self._group.create_array(
             partial, shape=array.shape, dtype=dtype, chunks=chunks, overwrite=True
         )[...] = array
-        _swap_in(self.path / partial, self.path / name)
+        swap_in(self.path / partial, self.path / name)
 
 
 class Catalog:
@@ -175,10 +129,16 @@ class Catalog:
         If there is no catalog at `path`.
     SchemaError
         If the catalog was written with another schema version or lacks columns.
+
+    Opening first repairs what a writer that crashed left beside the catalog (`store._swap`).
     """
 
     def __init__(self, path: Path | str, *, mode: str = "r+") -> None:
         self.path = Path(path)
+        try:
+            recover(self.path)
+        except OSError as error:  # a read-only workspace, say: open what is there
+            logger.warning("could not clean up beside %s: %s", self.path, error)
         if not (self.path / "zarr.json").is_file():
             msg = f"no catalog at {self.path}; run 'galcore curate' (or 'galcore demo') first"
             raise StoreNotFoundError(msg)
@@ -197,6 +157,15 @@ class Catalog:
     def attrs(self) -> dict[str, Any]:
         """Catalog attributes: provenance of the curation, sizes, thresholds."""
         return dict(self._root.attrs)
+
+    @property
+    def catalog_id(self) -> str:
+        """The identity of this catalog: new for every full curation, kept by additions.
+
+        Row numbers mean the same objects for as long as the identity is the same (an addition
+        only appends rows); a page built on another identity must be reloaded before deciding.
+        """
+        return str(self._root.attrs.get("catalog_id", ""))
 
     @property
     def image_size(self) -> int:
@@ -273,9 +242,7 @@ class Catalog:
 
     def create_run(self, name: str, **attrs: Any) -> Run:  # noqa: ANN401
         """Create a new run with its attributes; runs are never overwritten."""
-        if not _RUN_NAME.fullmatch(name):
-            msg = f"run name {name!r} is not allowed; use letters, digits, '-' and '_'"
-            raise SchemaError(msg)
+        check_run_name(name)
         runs = self._runs_group()
         if name in runs:
             msg = f"run {name!r} exists in {self.path}; choose another name with --run"
@@ -288,71 +255,3 @@ class Catalog:
         if "runs" not in self._root:
             return self._root.create_group("runs")
         return self._root["runs"]
-
-
-class CatalogWriter:
-    """Write a new catalog into a temporary folder, then move it into place at once.
-
-    Nothing appears at `path` until `commit`; a failure (or `abort`) leaves any existing
-    catalog as it was.
-
-    Parameters
-    ----------
-    path
-        The final `catalog.zarr` folder.
-    columns
-        Object columns, validated against `store.schema.OBJECT_COLUMNS`.
-    image_size
-        Side of the square images in pixels.
-    status_codes
-        Status names, code 0 first (it must be "ok").
-    attrs
-        Catalog attributes (provenance, thresholds, sizes).
-    """
-
-    def __init__(
-        self,
-        path: Path | str,
-        columns: Mapping[str, np.ndarray],
-        *,
-        image_size: int,
-        status_codes: Sequence[str],
-        attrs: Mapping[str, Any] | None = None,
-    ) -> None:
-        _check_status_codes(status_codes)
-        self.path = Path(path)
-        self.size = validate_columns(columns)
-        self._tmp = _partial_path(self.path)
-        shutil.rmtree(self._tmp, ignore_errors=True)
-        root = zarr.open_group(self._tmp, mode="w")
-        root.attrs.update({"schema_version": SCHEMA_VERSION, **(attrs or {})})
-        _write_objects(root, columns, status_codes, {})
-        shape = (self.size, image_size, image_size, 3)
-        self.images = root.create_array(
-            "images", shape=shape, dtype="uint8", chunks=(IMAGE_CHUNK, image_size, image_size, 3)
-        )
-        self._root = root
-
-    def write_images(self, start: int, images: np.ndarray) -> None:
-        """Write a block of images from row `start`; blocks should align with `IMAGE_CHUNK`."""
-        self.images[start : start + len(images)] = images
-
-    def set_column(self, name: str, values: np.ndarray) -> None:
-        """Replace one object column (e.g. `sets`, known only after the images are cut)."""
-        check_column(name)
-        self._root["objects"][name][...] = np.asarray(values).astype(OBJECT_COLUMNS[name])
-
-    def set_status(self, status: np.ndarray, failures: Mapping[int, str]) -> None:
-        """Store the status code of every row and the message of every failed row."""
-        objects = self._root["objects"]
-        objects["status"][...] = np.asarray(status, dtype=OBJECT_COLUMNS["status"])
-        objects.attrs["failures"] = [[int(row), msg] for row, msg in sorted(failures.items())]
-
-    def commit(self) -> Path:
-        """Move the finished catalog into place, replacing an older one, and return its path."""
-        _swap_in(self._tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        """Throw the unfinished catalog away."""
-        shutil.rmtree(self._tmp, ignore_errors=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +77,21 @@ def make_toy_workspace(root: Path, n: int = 200, seed: int = 0) -> Workspace:
 def toy_workspace(tmp_path: Path) -> Workspace:
     """A fresh workspace with a 200-object toy catalog and an empty ledger."""
     return make_toy_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs mounted for the test: a real disk that fills up (root only)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["/usr/bin/mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["/usr/bin/umount", "-l", str(mount)], check=False)

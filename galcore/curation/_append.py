@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,28 +16,25 @@ import pandas as pd
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from galcore.curation._config import CurationConfig
-from galcore.curation._crossmatch import crossmatch
-from galcore.curation._curate import (
+from galcore.curation._columns import (
     GALAXY_ZOO_COLUMNS,
-    _columns,
-    _cut_from_neighbours,
-    _groups,
-    _provenance,
-    _sets,
-    _statuses,
-    _warn_failures,
-    _write_images,
+    catalog_sets,
+    image_groups,
+    object_columns,
+    provenance,
 )
+from galcore.curation._config import CurationConfig, CurationSummary
+from galcore.curation._crossmatch import crossmatch
 from galcore.curation._inputs import SurveyInputs
+from galcore.curation._pipeline import run_plan
 from galcore.curation._read import read_tables
 from galcore.curation._sets import SetFractions
 from galcore.curation._stretch import ColourStretch
 from galcore.errors import CurationError
-from store import Catalog, CatalogAppender, Workspace
-from store.schema import SETS, SURVEYS, set_mask, sets_code, utc_now
+from store import Catalog, CatalogAppender, CatalogSink, Workspace
+from store.schema import SURVEYS, sets_code, utc_now
 
-__all__ = ["AdditionSummary", "add_to_catalog", "catalog_config"]
+__all__ = ["add_to_catalog", "catalog_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,45 +44,6 @@ _FIXED = {  # settings a catalog's rows must share: what they are called, the CL
     "stretch": ("colour stretch", None),
     "match_radius_arcsec": ("match radius (arcsec)", None),
 }
-
-
-@dataclass(frozen=True)
-class AdditionSummary:
-    """What an addition wrote.
-
-    Attributes
-    ----------
-    path
-        The catalog.
-    rows
-        The new rows (empty when there was nothing to add).
-    n_sdss, n_des
-        New objects of each survey.
-    n_known
-        Objects of the inputs that the catalog held already (left as they are).
-    n_matched
-        New SDSS-DES pairs, `n_joined` of them with an object the catalog held already.
-    failures
-        New objects that could not be curated, by reason.
-    sets
-        New members of each set.
-    partial, from_neighbour
-        New objects kept with part of their cutout off the images, and cut from another
-        frame or tile than their catalog row names (as `CurationSummary`).
-    """
-
-    path: Path
-    rows: range
-    n_sdss: int
-    n_des: int
-    n_known: int
-    n_matched: int
-    n_joined: int
-    failures: dict[str, int]
-    sets: dict[str, int]
-    seconds: float
-    partial: int = 0
-    from_neighbour: int = 0
 
 
 def _recorded(catalog: Catalog) -> CurationConfig:
@@ -205,7 +162,7 @@ def _new_sets(
     match = columns["match_index"]
     local = dict(columns, match_index=np.where(match >= first, match - first, -1))
     seed = int(np.random.SeedSequence([config.seed, first]).generate_state(1)[0])
-    sets = _sets(local, ok, config, partial=partial, seed=seed)
+    sets = catalog_sets(local, ok, config, partial=partial, seed=seed)
     joins = (match >= 0) & (match < first) & (columns["survey"] == SURVEYS.index("des"))
     usable = ok | partial
     sets[joins] = np.where(usable[joins], held[match[joins]] & sets_code(["train", "val"]), 0)
@@ -231,7 +188,7 @@ def _new_columns(
     first = len(existing["object_id"])
     a, b = pairs
     both = (a >= first) & (b >= first)
-    columns = _columns(sdss, des, (a[both] - first, b[both] - first - len(sdss)))
+    columns = object_columns(sdss, des, (a[both] - first, b[both] - first - len(sdss)))
     match = columns["match_index"]
     match[match >= 0] += first
     new_sdss, new_des = _joined(pairs, first)
@@ -246,20 +203,76 @@ def _record(
     inputs: SurveyInputs, config: CurationConfig, rows: range, counts: dict[str, int]
 ) -> dict[str, object]:
     """Return the entry of an addition in the catalog's ``additions`` attribute."""
-    provenance = _provenance(inputs, config)
+    made = provenance(inputs, config)
     return {
         "added": utc_now(),
-        "inputs": provenance["inputs"],
+        "inputs": made["inputs"],
         "rows": [rows.start, rows.stop],
         **counts,
         "seed": config.seed,
-        "code_version": provenance["code_version"],
+        "code_version": made["code_version"],
     }
+
+
+class _Addition:
+    """The `CurationPlan` of an addition: the inputs' new objects, appended to the catalog."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        new: tuple[pd.DataFrame, pd.DataFrame],
+        existing: dict[str, np.ndarray],
+        inputs: SurveyInputs,
+        config: CurationConfig,
+    ) -> None:
+        sdss, des = new
+        self._first = first = len(catalog)
+        self._pairs = _match(existing, sdss, des, config.match_radius_arcsec)
+        self._joined = _joined(self._pairs, first)
+        self.counts = {
+            "n_sdss": len(sdss),
+            "n_des": len(des),
+            "n_matched": len(self._pairs[0]),
+            "n_joined": int(sum(joined.sum() for joined in self._joined)),
+        }
+        logger.info(
+            "crossmatch: %d new SDSS-DES pairs within %.1f arcsec, %d of them with catalog objects",
+            self.counts["n_matched"],
+            config.match_radius_arcsec,
+            self.counts["n_joined"],
+        )
+        self.n_known = 0
+        self.status_codes = catalog.status_codes
+        self.columns = _new_columns(existing, sdss, des, self._pairs)
+        self.groups = [
+            dataclasses.replace(group, start=group.start + first)
+            for group in image_groups(sdss, des, inputs)
+        ]
+        self._catalog, self._inputs, self._config = catalog, inputs, config
+        self._appender: CatalogAppender | None = None
+
+    def open_sink(self) -> CatalogSink:
+        """Return an appender of the new rows to the catalog."""
+        self._appender = CatalogAppender(self._catalog.path, self.columns)
+        return self._appender
+
+    def sets(self, ok: np.ndarray, partial: np.ndarray) -> np.ndarray:
+        """Return the new rows' sets; the catalog's rows keep theirs (`_new_sets`)."""
+        held = self._catalog.column("sets")
+        return _new_sets(self.columns, ok, partial, self._config, self._first, held)
+
+    def finish(self, counts: dict[str, int]) -> None:
+        """Link the catalog's unmatched objects with their new counterparts; record the addition."""
+        (a, b), (new_sdss, new_des) = self._pairs, self._joined
+        self._appender.link(b[new_sdss], a[new_sdss], carried=GALAXY_ZOO_COLUMNS)
+        self._appender.link(a[new_des], b[new_des])
+        entry = _record(self._inputs, self._config, self._appender.rows, counts)
+        self._appender.update_attrs(additions=[*self._catalog.attrs.get("additions", []), entry])
 
 
 def add_to_catalog(
     inputs: SurveyInputs, workspace: Path, *, config: CurationConfig | None = None
-) -> AdditionSummary:
+) -> CurationSummary:
     """Add the objects of the inputs that a curated catalog does not hold yet.
 
     Objects whose (survey, object id) the catalog holds are left as they are. The new ones are
@@ -283,7 +296,7 @@ def add_to_catalog(
 
     Returns
     -------
-    AdditionSummary
+    CurationSummary
         The new rows and their counts (none when the catalog held every object already).
 
     Raises
@@ -295,6 +308,8 @@ def add_to_catalog(
     CurationError
         If a table is malformed, the settings differ from the catalog's, or in ``"strict"``
         mode for the first object that fails.
+    DiskFullError
+        If the disk fills up; the catalog is as it was.
 
     Warns
     -----
@@ -318,63 +333,12 @@ def add_to_catalog(
         "%d new objects; %d of the inputs' are in %s already", n_inputs - n_known, n_known, path
     )
     if not len(sdss) + len(des):
-        nothing = dict.fromkeys(("n_sdss", "n_des", "n_matched", "n_joined"), 0)
-        return AdditionSummary(
-            path,
-            range(first, first),
-            n_known=n_known,
-            **nothing,
-            failures={},
-            sets={},
-            seconds=time.monotonic() - began,
-        )
-    pairs = _match(existing, sdss, des, config.match_radius_arcsec)
-    new_sdss, new_des = _joined(pairs, first)
-    counts = {
-        "n_sdss": len(sdss),
-        "n_des": len(des),
-        "n_matched": len(pairs[0]),
-        "n_joined": int(new_sdss.sum() + new_des.sum()),
-    }
-    logger.info(
-        "crossmatch: %d new SDSS-DES pairs within %.1f arcsec, %d of them with catalog objects",
-        counts["n_matched"],
-        config.match_radius_arcsec,
-        counts["n_joined"],
-    )
-    columns = _new_columns(existing, sdss, des, pairs)
-    groups = [dataclasses.replace(g, start=g.start + first) for g in _groups(sdss, des, inputs)]
-    appender = CatalogAppender(path, columns)
-    try:
-        failures, missing = cut = _write_images(appender, groups, config)
-        counts["from_neighbour"] = _cut_from_neighbours(appender, groups, inputs, config, cut)
-        status, codes = _statuses(failures, missing, appender.rows, catalog.status_codes)
-        messages = {row: message for row, (_, message) in failures.items()}
-        appender.set_status(status, messages, codes)
-        appender.set_column("missing_fraction", missing[first:])
-        partial = np.asarray(codes)[status] == "partial"
-        counts["partial"] = int(partial.sum())
-        sets = _new_sets(columns, status == 0, partial, config, first, catalog.column("sets"))
-        appender.set_column("sets", sets)
-        a, b = pairs
-        appender.link(b[new_sdss], a[new_sdss], carried=GALAXY_ZOO_COLUMNS)
-        appender.link(a[new_des], b[new_des])
-        entry = _record(inputs, config, appender.rows, counts)
-        appender.update_attrs(additions=[*catalog.attrs.get("additions", []), entry])
-    except BaseException:
-        appender.abort()
-        raise
-    appender.commit()
-    reasons = _warn_failures(failures, len(status))
-    logger.info("added rows %d-%d to %s", first, appender.stop - 1, path)
+        seconds = time.monotonic() - began
+        nothing = range(first, first)
+        return CurationSummary(path, 0, 0, 0, {}, {}, seconds, rows=nothing, n_known=n_known)
+    plan = _Addition(catalog, (sdss, des), existing, inputs, config)
+    summary = dataclasses.replace(run_plan(plan, inputs, config, began=began), n_known=n_known)
+    logger.info("added rows %d-%d to %s", first, summary.rows.stop - 1, path)
     if runs := catalog.runs():
         logger.info("runs %s: no predictions for the new rows yet", ", ".join(runs))
-    return AdditionSummary(
-        path=path,
-        rows=appender.rows,
-        n_known=n_known,
-        **counts,
-        failures=dict(reasons),
-        sets={name: int(set_mask(sets, name).sum()) for name in SETS},
-        seconds=time.monotonic() - began,
-    )
+    return summary

@@ -12,6 +12,7 @@ from galcore.errors import CurationError
 __all__ = ["MODES", "CurationConfig", "CurationSummary"]
 
 MODES = ("skip", "strict")
+_NO_ROWS = range(0)
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,30 @@ class CurationConfig:
 
 @dataclass(frozen=True)
 class CurationSummary:
-    """What a curation wrote.
+    """What a curation wrote: a whole catalog (`curate_catalog`) or new rows (`add_to_catalog`).
 
-    `partial` counts the galaxies kept with part of their cutout off the images and
-    `from_neighbour` those cut from another frame or tile than their catalog row names.
+    Attributes
+    ----------
+    path
+        The catalog.
+    n_sdss, n_des
+        Objects of each survey written (new ones, for an addition).
+    n_matched
+        SDSS-DES pairs written, `n_joined` of them with an object the catalog held already.
+    failures
+        Objects written that could not be curated, by reason.
+    sets
+        Members of each set among the rows written.
+    seconds
+        How long it took.
+    partial, from_neighbour
+        Galaxies kept with part of their cutout off the images, and galaxies cut from another
+        frame or tile than their catalog row names.
+    rows
+        The rows written: every row of a new catalog, the new rows of an addition (empty when
+        there was nothing to add).
+    n_known
+        Objects of the inputs that the catalog held already (left as they are).
     """
 
     path: Path
@@ -82,3 +103,6 @@ class CurationSummary:
     seconds: float
     partial: int = 0
     from_neighbour: int = 0
+    rows: range = _NO_ROWS
+    n_known: int = 0
+    n_joined: int = 0

@@ -30,7 +30,7 @@ from galcore.curation._inputs import SurveyInputs
 from galcore.errors import UnreadableFileError
 from galcore.surveys import find_frames, find_tiles, tsfield_calibrations
 from galcore.surveys._fits import celestial_wcs
-from store import CatalogAppender, CatalogWriter
+from store import CatalogSink
 
 __all__ = ["NeighbourCut", "apply_neighbour_cuts", "plan_neighbour_cuts"]
 
@@ -209,7 +209,7 @@ def _plan(file_set: _FileSet, members: list[tuple[int, ImageGroup, int]]) -> Nei
 
 
 def apply_neighbour_cuts(
-    writer: CatalogWriter | CatalogAppender,
+    writer: CatalogSink,
     plans: list[NeighbourCut],
     results: Iterable[GroupResult],
     failures: dict[int, tuple[str, str]],

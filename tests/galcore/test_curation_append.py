@@ -1,5 +1,6 @@
 """Incremental curation: `add_to_catalog` and `galcore curate --add` on a synthetic sky."""
 
+import os
 import re
 import shutil
 import warnings
@@ -8,10 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import galcore.curation._curate as curate_module
-import store._catalog_append as append_module
+import galcore.curation._pipeline as pipeline_module
+import store._swap as swap_module
 from galcore.cli.main import main
-from galcore.curation import CurationConfig, SurveyInputs, add_to_catalog, curate_catalog
+from galcore.curation import (
+    CurationConfig,
+    CurationSummary,
+    SurveyInputs,
+    add_to_catalog,
+    curate_catalog,
+)
 from galcore.errors import CurationError, CurationWarning
 from galcore.sky import make_sky
 from store import SURVEYS, Workspace, set_mask, sets_code
@@ -209,7 +216,7 @@ class TestAtomicity:
         self, workspace, sky, monkeypatch
     ):
         before = snapshot(workspace.catalog_path)
-        cut_group, calls = curate_module.cut_group, []
+        cut_group, calls = pipeline_module.cut_group, []
 
         def failing(group, **options):
             calls.append(group)
@@ -217,7 +224,7 @@ class TestAtomicity:
                 raise OSError(DISK_FULL)
             return cut_group(group, **options)
 
-        monkeypatch.setattr(curate_module, "cut_group", failing)
+        monkeypatch.setattr(pipeline_module, "cut_group", failing)
         with pytest.raises(OSError, match="disk full"):
             add_quietly(only(sky, _DES), workspace.root)
         assert snapshot(workspace.catalog_path) == before
@@ -231,7 +238,7 @@ class TestAtomicity:
         def failing(*args):
             raise OSError(DISK_FULL)
 
-        monkeypatch.setattr(append_module, "_swap_in", failing)
+        monkeypatch.setattr(swap_module, "swap_in", failing)
         with pytest.raises(OSError, match="disk full"):
             add_quietly(only(sky, _DES), workspace.root)
         assert snapshot(workspace.catalog_path) == before
@@ -318,3 +325,41 @@ def test_cli_adds_reports_and_refuses(workspace, sky, capsys):
     assert "--replace would drop them" in capsys.readouterr().err
     assert {SURVEYS[s] for s in workspace.catalog().column("survey")} == {"sdss", "des"}
     assert sets_code(["unlabelled"]) in workspace.catalog().column("sets")
+
+
+def test_an_addition_keeps_the_catalog_identity_a_curation_makes_a_new_one(workspace, sky):
+    first = workspace.catalog(mode="r").catalog_id
+    added = add_quietly(only(sky, _DES), workspace.root)
+    assert workspace.catalog(mode="r").catalog_id == first
+    curated = curate_quietly(sky, workspace.root, config=CONFIG)
+    assert workspace.catalog(mode="r").catalog_id not in ("", first)
+    assert type(added) is type(curated) is CurationSummary  # one summary for both
+    assert curated.rows == range(len(workspace.catalog(mode="r")))
+
+
+class TestFullDisk:
+    """`galcore curate` on a real disk that fills up: exit 1, one message, the catalog kept."""
+
+    @pytest.fixture
+    def on_small_disk(self, sdss_only, small_disk):
+        shutil.copytree(sdss_only.root, small_disk / "ws")
+        stat = os.statvfs(small_disk)
+        (small_disk / "filler").write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - 48 * 1024))
+        return Workspace(small_disk / "ws")
+
+    @pytest.mark.parametrize(
+        "how", [pytest.param(["--add"], id="addition"), pytest.param([], id="curation")]
+    )
+    def test_a_full_disk_stops_with_one_error(self, on_small_disk, sky, capsys, how):
+        space = on_small_disk
+        before, catalog_id = snapshot(space.catalog_path), space.catalog().catalog_id
+        args = ["curate", "--workspace", str(space.root), "--sky", str(sky.gz.parent), *how]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CurationWarning)
+            assert main([*args, "--size", "32"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"ERROR: no space left on the disk of {space.catalog_path}")
+        assert "free some space there" in err
+        assert snapshot(space.catalog_path) == before
+        assert space.catalog(mode="r").catalog_id == catalog_id
+        assert sorted(p.name for p in space.root.iterdir()) == ["catalog.zarr"]

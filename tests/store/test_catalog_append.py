@@ -119,3 +119,10 @@ def test_a_run_array_of_the_old_length_is_refused_after_an_addition(predicted):
         run.write("probs", np.zeros((200, 2)))
     run.write("probs", np.zeros((210, 2)))
     run.write("train_index", np.arange(3))  # a list of rows, of any length
+
+
+def test_an_addition_keeps_the_catalog_identity(predicted):
+    before = predicted.catalog().catalog_id
+    assert before
+    CatalogAppender(predicted.catalog_path, new_rows(10)).commit()
+    assert predicted.catalog().catalog_id == before
