@@ -20,6 +20,8 @@ from store import (
     LABELS,
     NO_LABEL,
     SETS,
+    STATE_NAMES,
+    STATES,
     SURVEYS,
     Workspace,
     set_mask,
@@ -52,13 +54,13 @@ NO_LABEL_NAME = "none"
 CATEGORY_COLUMNS: tuple[str, ...] = ("predicted", "label", "survey")
 """Frame columns that hold category names, the choices for colouring the embedding."""
 
-REVIEW_STATES: tuple[str, ...] = ("approved", "relabelled", "unsure", "artefact")
+REVIEW_STATES: tuple[str, ...] = tuple(STATE_NAMES[state] for state in STATES)
 """A galaxy's review state (its latest decision in effect); `NO_LABEL_NAME` when it has none."""
 
 COLOR_COLUMNS: tuple[str, ...] = (*CATEGORY_COLUMNS, "review", "confidence")
 """What can colour the plots: a category column, the review state or the confidence."""
 
-_REVIEW_CODES = {"approve": 0, "relabel": 1, "reject": 1, "unsure": 2, "artefact": 3}
+_REVIEW_CODES = {decision: REVIEW_STATES.index(name) for decision, name in STATE_NAMES.items()}
 """Index into `REVIEW_STATES` of each decision (a legacy ``reject`` counts as a relabel)."""
 
 _OBJECT_COLUMNS = (

@@ -17,7 +17,7 @@ import param
 from panel.viewable import Viewer
 
 from dashboard._store_data import StoreData
-from dashboard._store_decisions import StoreDecisions
+from dashboard._store_decisions import Shown, StoreDecisions
 from dashboard.data import (
     _SELECTION,
     ALL_SURVEYS,
@@ -36,7 +36,7 @@ from dashboard.data import (
 )
 from dashboard.queues import QUEUES, decided_rows, make_queue
 from dashboard.run_state import default_run
-from store import SURVEYS, Ledger, LedgerLockedError, Workspace
+from store import SURVEYS, Ledger, LedgerError, Workspace
 
 __all__ = [
     "ALL_SURVEYS",
@@ -46,6 +46,7 @@ __all__ = [
     "REVIEW_STATES",
     "Galaxy",
     "GalaxyStore",
+    "Shown",
     "data_version",
     "embedded_runs",
     "load_objects",
@@ -165,8 +166,8 @@ class GalaxyStore(StoreData, StoreDecisions, Viewer):
             msg = f"run must be one of the runs ({', '.join(runs) or 'none'}), got {self.run!r}"
             raise ValueError(msg)
         self._ledger = Ledger(self.workspace.ledger_path, timeout=LEDGER_TIMEOUT)
-        self.undoable: list[tuple[np.ndarray, list[int]]] = []
-        """This session's decisions, oldest first, as (catalog rows, ledger ids): what Undo
+        self.undoable: list[tuple[list[int], list[int]]] = []
+        """This session's decisions, oldest first, as (object ids, ledger ids): what Undo
         retracts, whichever view recorded them."""
         with param.parameterized.discard_events(self):
             self.param.run.objects = runs
@@ -208,12 +209,13 @@ class GalaxyStore(StoreData, StoreDecisions, Viewer):
     def refresh_ledger(self) -> None:
         """Read the ledger's state again, so that views show what other reviewers decided.
 
-        A ledger locked by another program keeps the state read last (the next call tries again).
+        A ledger that cannot be read (locked by another program, a disk error) keeps the state
+        read last; the next call tries again.
         """
         try:
             self.ledger_state = self._ledger.state()
-        except LedgerLockedError:
-            logger.info("the review ledger is busy; its state is read again later")
+        except LedgerError as error:
+            logger.info("the review ledger was not read (%s); it is read again later", error)
 
     def queue_frame(self, name: str | None = None, **options: Any) -> dict[str, np.ndarray]:  # noqa: ANN401
         """Return a review queue of the run, without decided galaxies if they are hidden.
@@ -232,14 +234,13 @@ class GalaxyStore(StoreData, StoreDecisions, Viewer):
             (`dashboard.queues.queue_frame`).
         """
         objects = self._objects
-        decided = None
-        if self.hide_decided:
-            decided = decided_rows(objects["object_id"], self._ledger.current())
+        reviewed = decided_rows(objects["object_id"], self.current)
         return make_queue(
             name or self.queue,
             objects,
             self._predictions,
-            decided=decided,
+            decided=reviewed if self.hide_decided else None,
+            reviewed=reviewed,
             selection=self.selection,
             **options,
         )
@@ -269,6 +270,7 @@ class GalaxyStore(StoreData, StoreDecisions, Viewer):
     def _on_selected_row(self) -> None:
         """Make `selected_ids` include the selected galaxy (and nothing when none is)."""
         row = self.selected_row
+        self._open(row)
         if row is None:
             self.selected_ids = []
         elif (object_id := int(self._objects["object_id"][row])) not in self.selected_ids:

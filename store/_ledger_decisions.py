@@ -8,7 +8,8 @@ retracting a retraction puts the decision it retracted back into effect.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import NamedTuple
 
 from store.errors import SchemaError
@@ -16,26 +17,67 @@ from store.schema import LABELS, NO_LABEL
 
 __all__ = [
     "DECISIONS",
+    "LABELLED",
     "MAX_REASON",
     "MAX_REVIEWER",
+    "PAST_TENSE",
+    "STATES",
+    "STATE_NAMES",
+    "BulkOutcome",
     "Decision",
     "DecisionCounts",
     "check_text",
-    "count",
+    "count_groups",
     "current_state",
     "retracted_ids",
     "stored_labels",
+    "training_label",
 ]
 
-_STATES = ("approve", "relabel", "unsure", "artefact")
-DECISIONS: tuple[str, ...] = (*_STATES, "retract")
+STATES: tuple[str, ...] = ("approve", "relabel", "unsure", "artefact")
+"""The decisions that give a galaxy a state (every decision but a retraction)."""
+DECISIONS: tuple[str, ...] = (*STATES, "retract")
 """What a reviewer can record. Old ledgers also hold ``reject`` ("the label is wrong")."""
+LABELLED: tuple[str, ...] = ("approve", "relabel")
+"""The decisions that give a galaxy a class (the predicted one, or another)."""
+PAST_TENSE: Mapping[str, str] = MappingProxyType(
+    {
+        "approve": "approved",
+        "relabel": "relabelled",
+        "unsure": "marked unsure",
+        "artefact": "marked an artefact",
+        "retract": "retracted a decision",
+        "reject": "rejected",
+    }
+)
+"""What a reviewer did, said in the past tense, per decision (legacy ``reject`` included)."""
+STATE_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "approve": "approved",
+        "relabel": "relabelled",
+        "unsure": "unsure",
+        "artefact": "artefact",
+        "reject": "relabelled",  # a legacy reject gave the other class
+    }
+)
+"""The name of the state each decision in effect leaves a galaxy in."""
 
-_LABELLED = ("approve", "relabel")
 MAX_REVIEWER = 100
 """Longest reviewer name, in characters."""
 MAX_REASON = 2000
 """Longest reason, in characters."""
+
+
+def training_label(decision: str, label: int) -> int | None:
+    """Return the class a decision gives its object, or None (unsure, artefact, retract).
+
+    A legacy ``reject`` said that its `label` is wrong, so it gives the other class.
+    """
+    if decision in LABELLED:
+        return label
+    if decision == "reject":
+        return 1 - label  # the other of the two classes
+    return None
 
 
 class Decision(NamedTuple):
@@ -53,15 +95,8 @@ class Decision(NamedTuple):
 
     @property
     def training_label(self) -> int | None:
-        """The class the reviewer gave the object, or None (unsure, artefact, retract).
-
-        A legacy ``reject`` said that its `label` is wrong, so it gives the other class.
-        """
-        if self.decision in _LABELLED:
-            return self.label
-        if self.decision == "reject":
-            return 1 - self.label  # the other of the two classes
-        return None
+        """The class the reviewer gave the object, or None (see `training_label`)."""
+        return training_label(self.decision, self.label)
 
 
 class DecisionCounts(NamedTuple):
@@ -70,6 +105,19 @@ class DecisionCounts(NamedTuple):
     decision: dict[str, int]
     label: dict[str, int]
     reviewer: dict[str, int]
+
+
+class BulkOutcome(NamedTuple):
+    """What a decision about many objects recorded, and which objects it left out and why."""
+
+    ids: list[int]
+    """The new decisions' ids."""
+    recorded: list[int]
+    """The objects decided about, in the order of `ids`."""
+    changed: list[int]
+    """Objects left out: decided (by anyone) after the ledger state the decision was made at."""
+    decided: list[int]
+    """Objects left out: they have a decision in effect (only when undecided ones were asked)."""
 
 
 def stored_labels(decision: str, labels: Sequence[int | None] | None, n: int) -> list[int]:
@@ -91,7 +139,7 @@ def stored_labels(decision: str, labels: Sequence[int | None] | None, n: int) ->
     if len(given) != n:
         msg = f"got {len(given)} labels for {n} objects"
         raise SchemaError(msg)
-    if decision not in _LABELLED:
+    if decision not in LABELLED:
         if any(label not in (None, NO_LABEL) for label in given):
             msg = f"a {decision!r} decision takes no label, got {given}"
             raise SchemaError(msg)
@@ -154,12 +202,23 @@ def current_state(rows: Sequence[Decision]) -> dict[int, Decision]:
     }
 
 
-def count(state: Iterable[Decision]) -> DecisionCounts:
-    """Count the states per decision, per class given (`LABELS` names) and per reviewer."""
-    state = list(state)
-    labels = Counter(row.training_label for row in state)
+def count_groups(groups: Iterable[tuple[str, int, str, int]]) -> DecisionCounts:
+    """Count the states per decision, per class given (`LABELS` names) and per reviewer.
+
+    Parameters
+    ----------
+    groups
+        ``(decision, label, reviewer, number of objects)`` of the decisions in effect.
+    """
+    decisions: Counter[str] = Counter()
+    labels: Counter[int | None] = Counter()
+    reviewers: Counter[str] = Counter()
+    for decision, label, reviewer, n in groups:
+        decisions[decision] += n
+        labels[training_label(decision, label)] += n
+        reviewers[reviewer] += n
     return DecisionCounts(
-        decision=dict.fromkeys(_STATES, 0) | Counter(row.decision for row in state),
+        decision=dict.fromkeys(STATES, 0) | decisions,
         label={name: labels[k] for k, name in enumerate(LABELS)},
-        reviewer=dict(Counter(row.reviewer for row in state)),
+        reviewer=dict(reviewers),
     )

@@ -8,31 +8,34 @@ Several processes may append at once (WAL mode, a busy timeout).
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from store._ledger_db import open_ledger, reading, writing
+from store._ledger_db import (
+    EVERY,
+    IN_EFFECT,
+    OF_OBJECTS,
+    in_effect,
+    insert,
+    open_ledger,
+    reading,
+    retractions_in_effect,
+    select,
+    writing,
+)
 from store._ledger_decisions import (
     DECISIONS,
+    BulkOutcome,
     Decision,
     DecisionCounts,
     check_text,
-    count,
-    current_state,
-    retracted_ids,
+    count_groups,
     stored_labels,
 )
 from store.errors import SchemaError
-from store.schema import utc_now
 
-__all__ = ["DECISIONS", "Decision", "DecisionCounts", "Ledger", "check_text"]
-
-_COLUMNS = ", ".join(Decision._fields)
-_INSERT = (
-    f"INSERT INTO decisions ({', '.join(Decision._fields[1:])})"
-    f" VALUES ({', '.join('?' * (len(Decision._fields) - 1))})"
-)
+__all__ = ["DECISIONS", "BulkOutcome", "Decision", "DecisionCounts", "Ledger", "check_text"]
 
 
 class Ledger:
@@ -161,16 +164,69 @@ class Ledger:
         stored = stored_labels(decision, labels, len(object_ids))
         targets = _retraction_targets(decision, retracts, len(object_ids))
         check_text(reviewer, reason)
-        created = utc_now()
-        ids = []
         with writing(self.path, self.timeout) as db:
-            for object_id, label, target in zip(object_ids, stored, targets, strict=True):
-                if target is not None:
-                    _check_retractable(db, object_id, target)
-                row = (created, reviewer, object_id, decision, label, run, reason, target)
-                cursor = db.execute(_INSERT, row)
-                ids.append(int(cursor.lastrowid or 0))
-        return ids
+            return insert(db, object_ids, decision, stored, targets, reviewer, run, reason)
+
+    def record_bulk(
+        self,
+        object_ids: Sequence[int],
+        decision: str,
+        *,
+        labels: Sequence[int | None] | None = None,
+        reviewer: str,
+        run: str | None = None,
+        reason: str = "",
+        seen: int,
+        undecided_only: bool = False,
+    ) -> BulkOutcome:
+        """Decide about many objects in one write transaction, leaving out what changed since.
+
+        The objects decided about (by anyone) after ledger state `seen`, and with
+        `undecided_only` those with a decision in effect, are read inside the transaction that
+        appends the new decisions, so no decision recorded in between is overwritten.
+
+        Parameters
+        ----------
+        object_ids, decision, labels, reviewer, run, reason
+            As in `record_decisions` (no retractions).
+        seen
+            The ledger state (`state`) that the reviewer was shown.
+        undecided_only
+            Leave out the objects that have a decision in effect.
+
+        Returns
+        -------
+        BulkOutcome
+            The new ids, the objects decided about and the objects left out, and why.
+
+        Raises
+        ------
+        SchemaError
+            If the decision is refused, or is a retraction; nothing is recorded then.
+        """
+        if decision == "retract":
+            msg = "a retraction names the decision it retracts: use record_decisions"
+            raise SchemaError(msg)
+        object_ids = [int(object_id) for object_id in object_ids]
+        stored = stored_labels(decision, labels, len(object_ids))
+        check_text(reviewer, reason)
+        with writing(self.path, self.timeout) as db:
+            ids = json.dumps(object_ids)
+            changed = {
+                int(object_id)
+                for (object_id,) in db.execute(
+                    f"SELECT DISTINCT object_id FROM decisions WHERE {OF_OBJECTS} AND id > ?",
+                    (ids, int(seen)),
+                )
+            }
+            decided = set(in_effect(db, EVERY, ids)) - changed if undecided_only else set()
+            keep = [k for k, oid in enumerate(object_ids) if oid not in changed | decided]
+            recorded = [object_ids[k] for k in keep]
+            labels_kept = [stored[k] for k in keep]
+            new = insert(
+                db, recorded, decision, labels_kept, [None] * len(keep), reviewer, run, reason
+            )
+        return BulkOutcome(new, recorded, _kept(object_ids, changed), _kept(object_ids, decided))
 
     def history(self, object_id: int) -> list[Decision]:
         """Return every decision about one object, retractions included, oldest first."""
@@ -190,8 +246,8 @@ class Ledger:
         dict of int to Decision
             Object id -> decision; an object whose decisions were all retracted is absent.
         """
-        where = "" if upto is None else "WHERE id <= ?"
-        return current_state(self._select(f"{where} ORDER BY id", () if upto is None else (upto,)))
+        with reading(self.path, self.timeout) as db:
+            return in_effect(db, EVERY if upto is None else int(upto))
 
     latest = current  # the name used before retractions existed
 
@@ -208,6 +264,7 @@ class Ledger:
         decision: str | None = None,
         run: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[Decision]:
         """Return the decisions that match every filter given, newest first.
 
@@ -215,21 +272,39 @@ class Ledger:
         ----------
         reviewer, decision, run
             Keep only decisions with this reviewer, decision or run.
-        limit
-            Return at most this many (the newest).
+        limit, offset
+            Return at most `limit` of them (by default all), after skipping the `offset` newest:
+            one page of the table.
 
         Returns
         -------
         list of Decision
             Retractions and retracted decisions included (those in effect are in `current`).
         """
-        given = _given(reviewer=reviewer, decision=decision, run=run)
-        where = " AND ".join(f"{name} = ?" for name in given)
-        params: tuple[str | int, ...] = tuple(given.values())
-        sql = f"{'WHERE ' + where if where else ''} ORDER BY id DESC"
-        if limit is not None:
-            sql, params = f"{sql} LIMIT ?", (*params, int(limit))
-        return self._select(sql, params)
+        where, params = _filters(reviewer=reviewer, decision=decision, run=run)
+        sql = f"{'WHERE ' + where if where else ''} ORDER BY id DESC LIMIT ? OFFSET ?"
+        params = (*params, -1 if limit is None else int(limit), int(offset))
+        with reading(self.path, self.timeout) as db:
+            return select(db, sql, params)
+
+    def size(
+        self, *, reviewer: str | None = None, decision: str | None = None, run: str | None = None
+    ) -> int:
+        """Return how many decisions `table` has with these filters (all pages together)."""
+        where, params = _filters(reviewer=reviewer, decision=decision, run=run)
+        sql = f"SELECT COUNT(*) FROM decisions {'WHERE ' + where if where else ''}"
+        with reading(self.path, self.timeout) as db:
+            (n,) = db.execute(sql, params).fetchone()
+        return int(n)
+
+    def names(self, column: str) -> list[str]:
+        """Return the distinct ``reviewer`` or ``run`` names of the decisions, sorted."""
+        if column not in ("reviewer", "run"):
+            msg = f"column must be 'reviewer' or 'run', got {column!r}"
+            raise ValueError(msg)
+        sql = f"SELECT DISTINCT {column} FROM decisions WHERE {column} IS NOT NULL ORDER BY 1"
+        with reading(self.path, self.timeout) as db:
+            return [name for (name,) in db.execute(sql)]
 
     def counts(
         self,
@@ -256,19 +331,26 @@ class Ledger:
             ``label`` (every `LABELS` name: the class approved or relabelled to) and
             ``reviewer`` counts.
         """
-        given = _given(reviewer=reviewer, decision=decision, run=run)
-        state = self.current(upto=upto).values()
-        return count(row for row in state if all(getattr(row, k) == v for k, v in given.items()))
+        where, params = _filters(reviewer=reviewer, decision=decision, run=run)
+        upto = EVERY if upto is None else int(upto)
+        with reading(self.path, self.timeout) as db:
+            retracted = json.dumps(retractions_in_effect(db, upto))
+            groups = db.execute(
+                f"SELECT decision, label, reviewer, COUNT(*) FROM decisions"
+                f" WHERE id IN ({IN_EFFECT}) {'AND ' + where if where else ''}"
+                " GROUP BY decision, label, reviewer",
+                (upto, retracted, *params),
+            ).fetchall()
+        return count_groups(groups)
 
     def _select(self, where: str, params: tuple[str | int, ...]) -> list[Decision]:
         with reading(self.path, self.timeout) as db:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM decisions {where}", params).fetchall()
-        return [Decision(*row) for row in rows]
+            return select(db, where, params)
 
 
-def _given(**filters: str | None) -> dict[str, str]:
-    """Return the filters that are set."""
-    return {name: value for name, value in filters.items() if value is not None}
+def _kept(object_ids: Iterable[int], chosen: set[int]) -> list[int]:
+    """Return the objects of `object_ids` that are in `chosen`, in their order."""
+    return [object_id for object_id in object_ids if object_id in chosen]
 
 
 def _retraction_targets(decision: str, retracts: Sequence[int] | None, n: int) -> list[int | None]:
@@ -288,25 +370,7 @@ def _retraction_targets(decision: str, retracts: Sequence[int] | None, n: int) -
     return targets
 
 
-def _check_retractable(db: sqlite3.Connection, object_id: int, target: int) -> None:
-    """Refuse to retract a decision that is missing, about another object, or not in effect."""
-    rows = [
-        Decision(*row)
-        for row in db.execute(
-            f"SELECT {_COLUMNS} FROM decisions WHERE object_id ="
-            " (SELECT object_id FROM decisions WHERE id = ?) ORDER BY id",
-            (target,),
-        )
-    ]
-    if not rows:
-        msg = f"cannot retract decision {target}: the ledger has no such decision"
-        raise SchemaError(msg)
-    if rows[0].object_id != object_id:
-        msg = f"cannot retract decision {target}: it is about object {rows[0].object_id}"
-        raise SchemaError(msg)
-    if target in retracted_ids(rows):
-        msg = (
-            f"cannot retract decision {target}: it is retracted already"
-            " (retract that retraction to put it back in effect)"
-        )
-        raise SchemaError(msg)
+def _filters(**filters: str | None) -> tuple[str, tuple[str, ...]]:
+    """Return an SQL condition that every filter set holds, and its parameters."""
+    given = {name: value for name, value in filters.items() if value is not None}
+    return " AND ".join(f"{name} = ?" for name in given), tuple(given.values())

@@ -1,6 +1,8 @@
-"""The review ledger's decisions as a read-only table, with filters and counts.
+"""The review ledger's decisions as a read-only table, with filters, counts and pages.
 
-The view follows `GalaxyStore.ledger_state`, and, while served, reads the ledger's state every
+The table shows one page (`PAGE_SIZE` decisions, newest first) read from the ledger, never the
+whole ledger; the counts and the number of pages are counted by the ledger too. The view
+follows `GalaxyStore.ledger_state`, and, while served, reads the ledger's state every
 `POLL_PERIOD_MS` milliseconds (`GalaxyStore.refresh_ledger`), so every view of a session shows
 the decisions other reviewers record within seconds.
 """
@@ -20,8 +22,8 @@ from store import DECISIONS, LABELS, Decision, DecisionCounts
 
 __all__ = [
     "ALL",
+    "PAGE_SIZE",
     "POLL_PERIOD_MS",
-    "TABLE_LIMIT",
     "DecisionsView",
     "make_counts_html",
     "make_decisions_frame",
@@ -33,8 +35,8 @@ ALL = "all"
 POLL_PERIOD_MS = 2000
 """How often a served view reads the ledger's state, in milliseconds."""
 
-TABLE_LIMIT = 5000
-"""The table shows at most this many decisions, the newest."""
+PAGE_SIZE = 50
+"""Decisions per page of the table."""
 
 _COLUMNS = ("id", "created", "reviewer", "object_id", "decision", "label", "run", "reason")
 _TYPED = ("reviewer", "run", "reason")
@@ -105,6 +107,9 @@ class DecisionsView(View):
     decision = param.Selector(
         default=ALL, objects=[ALL, *DECISIONS], doc="Show only this kind of decision."
     )
+    page = param.Integer(
+        default=0, bounds=(0, None), doc="The page of the table shown (0: the newest decisions)."
+    )
     reviewer = param.Selector(
         default=ALL, objects=[ALL], doc="Show only the decisions of this reviewer."
     )
@@ -118,12 +123,12 @@ class DecisionsView(View):
             make_decisions_frame([]),
             disabled=True,
             show_index=False,
-            pagination="local",
-            page_size=20,
             formatters=dict.fromkeys(_TYPED, "plaintext"),
             sizing_mode="stretch_width",
         )
         self._counts = pn.pane.HTML(sizing_mode="stretch_width")
+        self._page_text = pn.pane.Markdown()
+        self._pages = 1
         self._poll: pn.io.PeriodicCallback | None = None
         self._refresh()
 
@@ -133,16 +138,36 @@ class DecisionsView(View):
         values = {name: getattr(self, name) for name in _FILTERS}
         return {name: None if value == ALL else value for name, value in values.items()}
 
-    @param.depends(*_FILTERS, "store.ledger_state", watch=True)
+    def turn(self, step: int) -> None:
+        """Go `step` pages towards older decisions (negative: newer), stopping at the ends."""
+        self.page = max(0, min(self.page + step, self._pages - 1))
+
+    @param.depends(*_FILTERS, watch=True)
+    def _on_filters(self) -> None:
+        """Show the newest decisions that pass changed filters."""
+        if self.page:
+            self.page = 0  # which refreshes
+        else:
+            self._refresh()
+
+    @param.depends("page", "store.ledger_state", watch=True)
     def _refresh(self) -> None:
-        """Read the ledger: the filters' choices, the table and the counts."""
+        """Read the ledger: the filters' choices, one page of the table and the counts."""
         ledger = self.store.ledger
-        everything = ledger.table()
-        runs = {row.run for row in everything if row.run} | set(self.store.param.run.objects)
-        self.param.reviewer.objects = [ALL, *sorted({row.reviewer for row in everything})]
+        runs = set(ledger.names("run")) | set(self.store.param.run.objects)
+        self.param.reviewer.objects = [ALL, *ledger.names("reviewer")]
         self.param.run.objects = [ALL, *sorted(runs)]
         filters = self.filters
-        self._table.value = make_decisions_frame(ledger.table(**filters, limit=TABLE_LIMIT))
+        total = ledger.size(**filters)
+        self._pages = max(1, -(-total // PAGE_SIZE))
+        page = min(self.page, self._pages - 1)
+        rows = ledger.table(**filters, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+        self._table.value = make_decisions_frame(rows)
+        first = page * PAGE_SIZE + 1 if rows else 0
+        self._page_text.object = (
+            f"Decisions {first} to {page * PAGE_SIZE + len(rows)} of {total}"
+            f" · page {page + 1} of {self._pages}"
+        )
         self._counts.object = make_counts_html(ledger.counts(**filters))
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -152,6 +177,10 @@ class DecisionsView(View):
             self._poll = pn.state.add_periodic_callback(
                 self.store.refresh_ledger, period=POLL_PERIOD_MS
             )
+        newer = pn.widgets.Button(name="◀ Newer")
+        newer.on_click(lambda _: self.turn(-1))
+        older = pn.widgets.Button(name="Older ▶")
+        older.on_click(lambda _: self.turn(1))
         return pn.Column(
             pn.Row(
                 pn.widgets.Select.from_param(self.param.reviewer),
@@ -159,6 +188,7 @@ class DecisionsView(View):
                 pn.widgets.Select.from_param(self.param.run),
             ),
             self._counts,
+            pn.Row(newer, self._page_text, older),
             self._table,
             sizing_mode="stretch_width",
         )

@@ -6,7 +6,10 @@ from `dashboard.views.thumbnail_grid`. Clicking a thumbnail opens that galaxy (`
 A decision applies to the opened galaxy, to this page or to the whole selection; on a page or
 a selection it goes only to the galaxies that have no decision yet (and, to approve or
 relabel, a prediction), so a reviewer marks the odd ones out first and then approves the rest.
-Each action is one ledger transaction; Undo retracts the last action's decisions.
+Each action is one ledger transaction about the object ids shown (never rows read again);
+galaxies decided since the page was shown are left out, and counted. Actions on more than
+`CONFIRM_ABOVE` galaxies wait for Confirm, on more than `MAX_PER_ACTION` are refused. Undo
+retracts the last action's decisions. What was not saved, and why, is said.
 
 Keyboard shortcuts (`SHORTCUTS`), while the grid is visible, anywhere on the page but in a
 text field, without Ctrl/Alt/Cmd:
@@ -23,7 +26,6 @@ text field, without Ctrl/Alt/Cmd:
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,15 +33,30 @@ import numpy as np
 import panel as pn
 import param
 
-from dashboard.data_store import data_version
+from dashboard.data_store import Shown, data_version
 from dashboard.notices import decision_problem, missing_alert
-from dashboard.queues import DEFAULT_THRESHOLD, DEFAULT_TOP, LABELLED, QUEUES, undecided_rows
+from dashboard.queues import DEFAULT_THRESHOLD, DEFAULT_TOP, QUEUES
+from dashboard.text import plain
 from dashboard.views.base import View
-from dashboard.views.grid_cells import CELL_CSS, PAST_TENSE, make_grid_html
+from dashboard.views.grid_cells import CELL_CSS, make_grid_html
 from dashboard.views.thumbnail_grid import ThumbnailGrid
-from store import LedgerLockedError, SchemaError
+from store import LABELLED, NO_LABEL, PAST_TENSE, STATES, LedgerError, StoreError
 
-__all__ = ["PAGE_SIZES", "SHORTCUTS", "TARGETS", "GridView", "page_count"]
+__all__ = [
+    "CONFIRM_ABOVE",
+    "MAX_PER_ACTION",
+    "PAGE_SIZES",
+    "SHORTCUTS",
+    "TARGETS",
+    "GridView",
+    "page_count",
+]
+
+CONFIRM_ABOVE = 500
+"""An action on more galaxies than this waits for the reviewer to press Confirm."""
+
+MAX_PER_ACTION = 10_000
+"""The most galaxies one action decides about (one ledger transaction)."""
 
 PAGE_SIZES: tuple[int, ...] = (24, 48)
 """Thumbnails per page; even, so a page never splits a pair of the surveys-disagree queue."""
@@ -51,7 +68,7 @@ TARGETS: Mapping[str, str] = {
 }
 """What a decision button applies to, and its label."""
 
-_DECISION_KEYS = {"a": "approve", "r": "relabel", "u": "unsure", "x": "artefact"}
+_DECISION_KEYS = dict(zip("arux", STATES, strict=True))  # approve, relabel, unsure, artefact
 _PAGE_KEYS = {"ArrowLeft": -1, "ArrowRight": 1}
 _UNDO_KEY = "z"
 
@@ -88,7 +105,7 @@ def _count(n: int, noun: str) -> str:
 class GridView(View):
     """A page of the store's review queue as thumbnails, with decisions and paging.
 
-    Decisions go to the ledger through `GalaxyStore.decide_rows`, one transaction per action.
+    Decisions go to the ledger through `GalaxyStore.decide_shown`, one transaction per action.
     """
 
     page_size = param.Selector(
@@ -116,6 +133,9 @@ class GridView(View):
         self._grid.receiver = self._on_message
         self._page_text = pn.pane.Markdown()
         self._message = pn.pane.Alert(visible=False)
+        self._confirm = pn.widgets.Button(name="Confirm", button_type="danger", visible=False)
+        self._confirm.on_click(lambda _: self.confirm())
+        self._pending: tuple[str, str, Shown] | None = None
         self.param.watch(self._on_page_size, "page_size")
         self._on_queue()
 
@@ -136,6 +156,9 @@ class GridView(View):
     def decide(self, decision: str, target: str | None = None) -> list[int]:
         """Record a decision about the galaxies of a target; say what was done, or why not.
 
+        An action on more than `CONFIRM_ABOVE` galaxies only asks for `confirm`; one on more
+        than `MAX_PER_ACTION` is refused.
+
         Parameters
         ----------
         decision
@@ -149,17 +172,44 @@ class GridView(View):
             The new decisions' ids (empty if nothing was recorded).
         """
         target = target or self.target
+        self._ask(None)
         try:
-            rows = self._target_rows(decision, target)
-            ids = self.store.decide_rows(rows, decision, reason=self.reason)
-        except (ValueError, SchemaError, LedgerLockedError) as error:
-            self._say(decision_problem(error, decision), "danger")
+            shown = self._targets(decision, target)
+        except ValueError as error:
+            self._say(str(error), "danger")
             return []
-        self.reason = ""
-        self._say(
-            f"{PAST_TENSE[decision]}: {_count(len(ids), 'galaxy')} ({TARGETS[target].lower()})."
-        )
-        return ids
+        n = len(shown.object_ids)
+        if n > MAX_PER_ACTION:
+            self._say(
+                f"Not recorded: {_count(n, 'galaxy')} is more than one action decides about"
+                f" ({MAX_PER_ACTION}); narrow the selection (a smaller box or lasso, or a filter).",
+                "danger",
+            )
+            return []
+        if n > CONFIRM_ABOVE:
+            self._ask((decision, target, shown))
+            self._say(
+                f"This would {decision} {_count(n, 'galaxy')} ({TARGETS[target].lower()}):"
+                " press Confirm to record it, or choose another action.",
+                "warning",
+            )
+            return []
+        return self._record(decision, target, shown)
+
+    def confirm(self) -> list[int]:
+        """Record the action that waits for confirmation (see `decide`).
+
+        Returns
+        -------
+        list of int
+            The new decisions' ids (empty if nothing waited or nothing was recorded).
+        """
+        if self._pending is None:
+            self._say("Nothing to confirm.", "warning")
+            return []
+        decision, target, shown = self._pending
+        self._ask(None)
+        return self._record(decision, target, shown)
 
     def undo(self) -> list[int]:
         """Retract the decisions of the session's last action not undone yet (any view's).
@@ -172,12 +222,12 @@ class GridView(View):
         if not self._actions:
             self._say("Nothing to undo.", "warning")
             return []
-        rows, ids = self._actions.pop()
+        object_ids, ids = self._actions.pop()
         try:
-            retractions = self.store.retract(rows, ids)
-        except (SchemaError, LedgerLockedError) as error:
-            if isinstance(error, LedgerLockedError):
-                self._actions.append((rows, ids))  # not undone: Undo can try it again
+            retractions = self.store.retract(object_ids, ids)
+        except StoreError as error:
+            if isinstance(error, LedgerError):
+                self._actions.append((object_ids, ids))  # not saved: Undo can try it again
             self._say(decision_problem(error, "undo"), "danger")
             return []
         self._say(f"Undone: retracted {_count(len(retractions), 'decision')}.")
@@ -192,26 +242,58 @@ class GridView(View):
         elif key in _PAGE_KEYS:
             self.turn(_PAGE_KEYS[key])
 
-    def _target_rows(self, decision: str, target: str) -> np.ndarray:
-        """Return the rows a decision applies to; raise ValueError when there are none."""
+    def _targets(self, decision: str, target: str) -> Shown:
+        """Return the shown galaxies a decision applies to; raise ValueError when there are none."""
         if target == "galaxy":
-            if self.store.selected_row is None:
+            if self.store.opened is None:
                 msg = f"open a galaxy (click its thumbnail) to {decision} it"
                 raise ValueError(msg)
-            return np.array([self.store.selected_row])
-        frame = self._page if target == "page" else self.store.queue_frame("selection")
-        rows = undecided_rows(frame, self.store.ledger.current(), decision)
-        if not len(rows):
+            # The galaxy's status is shown as the ledger is now.
+            return self.store.opened._replace(ledger_state=self.store.ledger_state)
+        shown = self._page_shown if target == "page" else self._selection_shown
+        keep = ~np.isin(shown.object_ids, np.fromiter(self._current, dtype=np.int64))
+        if decision in LABELLED:
+            keep &= shown.predicted != NO_LABEL
+        if not keep.any():
             where = TARGETS[target].split()[-1]
             msg = f"nothing to {decision} in the {where}: every galaxy has a decision"
             if decision in LABELLED:
                 msg += " or no prediction"
             raise ValueError(msg)
-        return rows
+        return shown.take(keep)
+
+    def _record(self, decision: str, target: str, shown: Shown) -> list[int]:
+        """Record a decision about shown galaxies; say what was recorded, left out, or why not."""
+        try:
+            outcome = self.store.decide_shown(
+                shown, decision, reason=self.reason, undecided_only=target != "galaxy"
+            )
+        except (ValueError, StoreError) as error:
+            self._say(decision_problem(error, decision), "danger")
+            return []
+        self.reason = ""
+        done = f"{PAST_TENSE[decision]}: {_count(len(outcome.ids), 'galaxy')}"
+        done += f" ({TARGETS[target].lower()})."
+        left_out = len(outcome.changed) + len(outcome.decided)
+        if left_out:
+            done += (
+                f" {_count(left_out, 'galaxy')} left out: decided by someone else after this"
+                " page was shown (now shown with that decision)."
+            )
+        self._say(done, "warning" if left_out else "success")
+        return outcome.ids
+
+    def _ask(self, pending: tuple[str, str, Shown] | None) -> None:
+        """Keep an action to confirm (show Confirm), or forget it (None)."""
+        self._pending = pending
+        self._confirm.visible = pending is not None
+        if pending is not None:
+            decision, _, shown = pending
+            self._confirm.name = f"Confirm: {decision} {_count(len(shown.object_ids), 'galaxy')}"
 
     def _say(self, text: str, kind: str = "success") -> None:
         """Show the outcome of an action."""
-        self._message.param.update(object=html.escape(text), alert_type=kind, visible=True)
+        self._message.param.update(object=plain(text), alert_type=kind, visible=True)
 
     def _on_message(self, data: Mapping[str, Any]) -> None:
         """Open a clicked galaxy, or do what a pressed key does."""
@@ -240,7 +322,17 @@ class GridView(View):
     )
     def _on_queue(self) -> None:
         """Build the queue again and show the page."""
+        catalog_id = self.store.catalog_id()  # before the data, so a replaced one is refused
+        self._state = state = self.store.ledger_state
+        self._current = self.store.current
         self._frame = self.store.queue_frame(top=self.top, threshold=self.threshold)
+        selection = self._frame
+        if self.store.queue != "selection":
+            selection = self.store.queue_frame("selection")
+        self._catalog_id = catalog_id
+        self._selection_shown = Shown(
+            catalog_id, state, selection["object_id"], selection["predicted"]
+        )
         self._on_page()
 
     @param.depends("store.page", "store.selected_row", watch=True)
@@ -250,12 +342,15 @@ class GridView(View):
         pages = page_count(n, self.page_size)
         self._page_number = number = min(self.store.page, pages - 1)
         start = number * self.page_size
-        self._page = {
+        self._page = page = {
             name: values[start : start + self.page_size] for name, values in self._frame.items()
         }
+        self._page_shown = Shown(
+            self._catalog_id, self._state, page["object_id"], page["predicted"]
+        )
         self._grid.markup = make_grid_html(
-            self._page,
-            self.store.ledger.current(),
+            page,
+            self._current,
             version=data_version(self.store.workspace),
             opened=self.store.selected_row,
         )
@@ -302,7 +397,7 @@ class GridView(View):
                 pn.widgets.TextInput.from_param(self.param.reason, placeholder="optional"),
             ),
             pn.Row(*buttons, undo),
-            self._message,
+            pn.Row(self._message, self._confirm),
             pn.Card(pn.pane.Markdown(shortcuts), title="Keyboard shortcuts", collapsed=True),
             sizing_mode="stretch_width",
         )

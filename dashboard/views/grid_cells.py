@@ -14,21 +14,12 @@ from typing import Any
 import numpy as np
 
 from dashboard.routes import thumbnail_url
-from store import LABELS, NO_LABEL, SURVEYS, Decision
+from store import LABELS, NO_LABEL, STATE_NAMES, SURVEYS, Decision
 
-__all__ = ["CELL_CSS", "PAST_TENSE", "THUMBNAIL_SIZE", "make_cell_html", "make_grid_html"]
+__all__ = ["CELL_CSS", "THUMBNAIL_SIZE", "make_cell_html", "make_grid_html"]
 
 THUMBNAIL_SIZE = 128
 """Width of a thumbnail in pixels."""
-
-PAST_TENSE: Mapping[str, str] = {
-    "approve": "approved",
-    "relabel": "relabelled",
-    "reject": "rejected",
-    "unsure": "unsure",
-    "artefact": "artefact",
-}
-"""Each decision as a status line says it."""
 
 CELL_CSS = """
 .grid {display: grid; grid-template-columns: repeat(auto-fill, minmax(148px, 1fr)); gap: 8px;}
@@ -58,7 +49,7 @@ def _status_html(decision: Decision | None) -> str:
         return '<div class="status">not reviewed</div>'
     label = decision.training_label
     given = "" if label is None else f" {LABELS[label]}"
-    status = f"{PAST_TENSE[decision.decision]}{given} · {_text(decision.reviewer)}"
+    status = f"{STATE_NAMES[decision.decision]}{given} · {_text(decision.reviewer)}"
     reason = _text(decision.reason)
     return f'<div class="status">{status}</div>' + (
         f'<div class="reason" title="{reason}">{reason}</div>' if decision.reason else ""

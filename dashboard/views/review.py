@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,19 +9,11 @@ import panel as pn
 import param
 
 from dashboard.notices import decision_problem
+from dashboard.text import plain
 from dashboard.views.base import View
-from store import LABELS, Decision, LedgerLockedError
+from store import LABELS, PAST_TENSE, Decision, StoreError
 
 __all__ = ["ReviewView", "make_history_markdown", "make_status_line"]
-
-_PAST_TENSE = {
-    "approve": "approved",
-    "relabel": "relabelled",
-    "reject": "rejected",
-    "unsure": "marked unsure",
-    "artefact": "marked an artefact",
-    "retract": "retracted a decision",
-}
 
 
 def make_status_line(history: Sequence[Decision]) -> str:
@@ -48,14 +39,9 @@ def make_status_line(history: Sequence[Decision]) -> str:
     last = history[-1]
     label = f" as {LABELS[last.label]}" if last.label >= 0 else ""
     return (
-        f"**{_PAST_TENSE[last.decision]}**{label} by {_escaped(last.reviewer)}"
-        f" ({last.created}, run {_escaped(str(last.run))})"
+        f"**{PAST_TENSE[last.decision]}**{label} by {plain(last.reviewer)}"
+        f" ({last.created}, run {plain(str(last.run))})"
     )
-
-
-def _escaped(text: str) -> str:
-    """Return text a person typed, safe inside Markdown rendered as HTML."""
-    return html.escape(text).replace("|", "&#124;").replace("*", "&#42;").replace("_", "&#95;")
 
 
 def make_history_markdown(history: Sequence[Decision]) -> str:
@@ -74,8 +60,8 @@ def make_history_markdown(history: Sequence[Decision]) -> str:
     if not history:
         return ""
     rows = [
-        f"| {row.created} | {_escaped(row.reviewer)} | {row.decision} |"
-        f" {LABELS[row.label] if row.label >= 0 else ''} | {_escaped(str(row.run))} |"
+        f"| {row.created} | {plain(row.reviewer)} | {row.decision} |"
+        f" {LABELS[row.label] if row.label >= 0 else ''} | {plain(str(row.run))} |"
         for row in history
     ]
     header = ["| When | Who | Decision | Label | Run |", "|---|---|---|---|---|"]
@@ -106,9 +92,9 @@ class ReviewView(View):
         """Record a decision, or show why it could not be recorded."""
         try:
             self.store.decide(decision)
-        except (ValueError, LedgerLockedError) as error:
+        except (ValueError, StoreError) as error:
             # The message may quote what a person typed (a refused reviewer name): as text.
-            self._error.object = html.escape(decision_problem(error, decision), quote=False)
+            self._error.object = plain(decision_problem(error, decision))
             self._error.visible = True
         else:
             self._error.visible = False

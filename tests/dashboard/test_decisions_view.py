@@ -12,8 +12,9 @@ from panel.io.state import set_curdoc
 
 from dashboard.data_store import GalaxyStore
 from dashboard.views import DecisionsView, make_counts_html, make_decisions_frame
-from dashboard.views.decisions import ALL, POLL_PERIOD_MS
-from store import DECISIONS, Workspace
+from dashboard.views.decisions import ALL, PAGE_SIZE, POLL_PERIOD_MS
+from store import DECISIONS, Ledger, Workspace
+from tests.dashboard.reviewing import decide_rows
 
 HOSTILE = "<b onmouseover=alert(1)>eve</b>"
 SDSS_ID = 1237650000000000003
@@ -27,8 +28,8 @@ def store(review_workspace: Workspace) -> GalaxyStore:
 @pytest.fixture
 def decided(store: GalaxyStore) -> GalaxyStore:
     """Decisions by ana (r1), bo (r0, one retracted) and a hostile name."""
-    store.decide_rows([3, 4, 5], "approve")
-    store.decide_rows([17], "relabel", reason="bar | *bold*")
+    decide_rows(store, [3, 4, 5], "approve")
+    decide_rows(store, [17], "relabel", reason="bar | *bold*")
     ledger = store.ledger
     first = ledger.record_decision(150, "artefact", reviewer="bo", run="r0")
     ledger.record_decision(150, "retract", reviewer="bo", run="r0", retracts=first)
@@ -47,7 +48,7 @@ def test_params_are_documented_and_alphabetical():
         for name, value in vars(DecisionsView).items()
         if isinstance(value, param.Parameter) and name != "name"
     ]
-    assert own == sorted(own) == ["decision", "reviewer", "run"]
+    assert own == sorted(own) == ["decision", "page", "reviewer", "run"]
     assert all(DecisionsView.param[name].doc for name in own)
 
 
@@ -118,13 +119,13 @@ class TestDecisionsView:
 
     def test_refreshes_when_the_ledger_state_changes(self, decided):
         view = DecisionsView(store=decided)
-        (new,) = decided.decide_rows([6], "unsure")
+        (new,) = decide_rows(decided, [6], "unsure")
         assert _ids(view)[0] == new
 
     def test_another_reviewer_is_seen_after_a_poll(self, decided, review_workspace):
         view = DecisionsView(store=decided)
         other = GalaxyStore(workspace=review_workspace, reviewer="cy")
-        (new,) = other.decide_rows([7], "artefact")
+        (new,) = decide_rows(other, [7], "artefact")
         decided.refresh_ledger()
         assert _ids(view)[0] == new
         assert "<tr><td>cy</td><td>1</td></tr>" in view._counts.object
@@ -155,3 +156,44 @@ class TestDecisionsView:
         add.assert_not_called()
         assert len(layout.select(pn.widgets.Tabulator)) == 1
         layout.get_root(Document())
+
+
+class TestPages:
+    @pytest.fixture
+    def many(self, decided):
+        decided.ledger.record_decisions(
+            range(1000, 1000 + 2 * PAGE_SIZE + 7), "unsure", reviewer="bo"
+        )
+        decided.refresh_ledger()
+        return decided
+
+    def test_one_page_is_read_from_the_ledger(self, many):
+        with mock.patch.object(Ledger, "table", autospec=True, side_effect=Ledger.table) as table:
+            view = DecisionsView(store=many)
+        assert all(call.kwargs.get("limit") == PAGE_SIZE for call in table.call_args_list)
+        total = many.ledger.size()
+        assert _ids(view) == [row.id for row in many.ledger.table(limit=PAGE_SIZE)]
+        assert view._page_text.object == f"Decisions 1 to {PAGE_SIZE} of {total} · page 1 of 3"
+
+    def test_paging_stops_at_the_ends_and_filters_start_again(self, many):
+        view = DecisionsView(store=many)
+        view.turn(-1)
+        assert view.page == 0
+        for _ in range(5):
+            view.turn(1)
+        assert view.page == 2
+        total = many.ledger.size()
+        assert len(_ids(view)) == total - 2 * PAGE_SIZE
+        assert _ids(view)[-1] == 1
+        view.reviewer = "ana"
+        assert view.page == 0
+        assert view._page_text.object == "Decisions 1 to 4 of 4 · page 1 of 1"
+
+    def test_buttons_turn_the_pages(self, many):
+        view = DecisionsView(store=many)
+        buttons = {b.name: b for b in view.__panel__().select(pn.widgets.Button)}
+        buttons["Older ▶"].clicks += 1
+        assert view.page == 1
+        assert "page 2 of 3" in view._page_text.object
+        buttons["◀ Newer"].clicks += 1
+        assert view.page == 0

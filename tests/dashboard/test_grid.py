@@ -17,7 +17,9 @@ from dashboard.views import GridView, make_cell_html, make_grid_html
 from dashboard.views.grid import PAGE_SIZES, SHORTCUTS, page_count
 from dashboard.views.grid_cells import THUMBNAIL_SIZE
 from dashboard.views.thumbnail_grid import ThumbnailGrid
-from store import Decision, Ledger, SchemaError, Workspace
+from store import Decision, SchemaError, Workspace
+from store import ledger as store_ledger
+from tests.dashboard.reviewing import decide_rows
 
 HOSTILE_REVIEWER = "<script>alert('who')</script>"
 HOSTILE_REASON = '"><img src=x onerror=alert(1)>'
@@ -30,6 +32,7 @@ def store(review_workspace: Workspace) -> GalaxyStore:
 
 @pytest.fixture
 def view(store: GalaxyStore) -> GridView:
+    store.queue = "uncertain"  # decided galaxies stay in place (the confident queue drops them)
     return GridView(store=store)
 
 
@@ -39,10 +42,9 @@ def _cells(markup: str) -> list[int]:
 
 @pytest.fixture
 def spy():
-    with mock.patch.object(
-        Ledger, "record_decisions", autospec=True, side_effect=Ledger.record_decisions
-    ) as record:
-        yield record
+    """Count the ledger's write transactions."""
+    with mock.patch.object(store_ledger, "writing", wraps=store_ledger.writing) as writing:
+        yield writing
 
 
 @pytest.mark.parametrize("cls", [GridView, ThumbnailGrid])
@@ -57,6 +59,10 @@ def test_params_are_documented_and_alphabetical(cls):
 
 
 class TestPage:
+    @pytest.fixture
+    def view(self, store: GalaxyStore) -> GridView:
+        return GridView(store=store)  # the default queue: confident
+
     def test_first_page_of_the_queue(self, view, store):
         frame = store.queue_frame(top=view.top, threshold=view.threshold)
         np.testing.assert_array_equal(view.page["row"], frame["row"][: PAGE_SIZES[0]])
@@ -175,7 +181,7 @@ class TestDecisions:
         before = view.page["row"].copy()
         view.press("A")
         assert not np.isin(view.page["row"], before).any()
-        assert view._page_text.object == "Page 1 of 4 · 75 galaxies"
+        assert view._page_text.object == "Page 1 of 8 · 175 galaxies"
 
     @pytest.mark.parametrize(
         ("target", "match"),
@@ -284,17 +290,18 @@ class TestKeyboard:
 class TestStoreAdditions:
     def test_decide_rows_needs_rows(self, store):
         with pytest.raises(ValueError, match="no galaxies to approve"):
-            store.decide_rows([], "approve")
+            decide_rows(store, [], "approve")
 
     def test_decide_rows_needs_a_prediction(self, store):
         with pytest.raises(ValueError, match="galaxy 500000099 has no prediction in run 'r1'"):
-            store.decide_rows([3, 199], "relabel")
+            decide_rows(store, [3, 199], "relabel")
         assert store.ledger.table() == []
 
     def test_retract_refuses_a_decision_about_another_galaxy(self, store):
-        (decision_id,) = store.decide_rows([3], "unsure")
+        (decision_id,) = decide_rows(store, [3], "unsure")
+        other = int(store.show([4], store.catalog_id()).object_ids[0])
         with pytest.raises(SchemaError, match="it is about object"):
-            store.retract([4], [decision_id])
+            store.retract([other], [decision_id])
 
     def test_refresh_ledger_sees_other_writers(self, store, review_workspace):
         review_workspace.ledger().record_decision(5, "unsure", reviewer="bo")
@@ -303,7 +310,7 @@ class TestStoreAdditions:
 
     def test_queue_frame_hides_decided(self, store):
         store.queue = "misclassified"
-        store.decide_rows([17], "approve")
+        decide_rows(store, [17], "approve")
         assert len(store.queue_frame()["row"]) == 3
         store.hide_decided = True
         assert sorted(store.queue_frame()["row"]) == [3, 120]
@@ -314,7 +321,7 @@ class TestComponent:
         layout = view.__panel__()
         assert view._grid in layout.select(ThumbnailGrid)
         names = [button.name for button in layout.select(pn.widgets.Button)]
-        assert names[-5:] == ["Approve", "Relabel", "Unsure", "Artefact", "Undo"]
+        assert names[-6:] == ["Approve", "Relabel", "Unsure", "Artefact", "Undo", "Confirm"]
         layout.get_root(Document())
 
     def test_buttons_apply_to_the_target(self, view, store):

@@ -3,7 +3,7 @@ import sqlite3
 
 import pytest
 
-from store import Ledger, LedgerLockedError, SchemaError, StoreError
+from store import Ledger, LedgerError, LedgerLockedError, SchemaError, StoreError
 from store import _ledger_db as ledger_db
 
 # The first ledger schema (user_version 0), as galcore wrote it before retractions existed.
@@ -258,6 +258,7 @@ class TestMigration:
             "decisions_append_only_delete",
             "decisions_append_only_update",
             "decisions_object",
+            "decisions_retractions",
             "sqlite_sequence",
         ]
         assert "retracts" in {name: text for _, name, text in sql}["decisions"]
@@ -279,8 +280,8 @@ class TestMigration:
         before = _schema(old_file)
         failing = "INSERT INTO decisions (created, reviewer, object_id, decision, label)"
         failing += " VALUES ('', '', 0, 'maybe', 0)"
-        monkeypatch.setattr(ledger_db, "_MIGRATE_FROM_0", (*ledger_db._MIGRATE_FROM_0, failing))
-        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        monkeypatch.setitem(ledger_db._MIGRATIONS, 0, (*ledger_db._MIGRATIONS[0], failing))
+        with pytest.raises(LedgerError, match="CHECK constraint failed"):
             Ledger(old_file)
         assert _schema(old_file) == before
 
@@ -289,7 +290,8 @@ class TestMigration:
         with sqlite3.connect(path) as db:
             db.execute(f"PRAGMA user_version = {ledger_db.LEDGER_VERSION + 1}")
         db.close()
-        with pytest.raises(SchemaError, match=f"{path} has schema version 2, newer than"):
+        newer = ledger_db.LEDGER_VERSION + 1
+        with pytest.raises(SchemaError, match=f"{path} has schema version {newer}, newer than"):
             Ledger(path)
 
     def test_a_file_that_is_not_a_ledger_is_refused(self, tmp_path):
