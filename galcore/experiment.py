@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,14 +23,14 @@ import numpy as np
 import galcore
 from galcore.errors import TrainingError
 from galcore.evaluation import set_label
-from store import StoreNotFoundError, Workspace
+from store import RunNameError, RunStatus, StoreNotFoundError, Workspace, check_run_name
+from store.selection import DEFAULT_TOP
 
 __all__ = ["ExperimentConfig", "Model", "format_summary", "run_experiment", "summarise"]
 
 logger = logging.getLogger(__name__)
 
 SUMMARY_FILE = "summary.json"
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SCALARS = ("n", "accuracy", "precision", "recall", "fpr", "f1", "auc")
 _FPR_GRID = np.linspace(0.0, 1.0, 101)
 _STATISTICS: dict[str, Callable[[np.ndarray], float]] = {
@@ -52,7 +51,8 @@ class ExperimentConfig:
     workspace
         The workspace with the catalog.
     name
-        The experiment's name: its runs are ``<name>-<backbone>-s<seed>`` (and ``...-r1``).
+        The experiment's name: its runs are ``<name>-<backbone>-s<seed>`` (and ``...-r1``),
+        names that must follow the run-name rule (`store.runs`).
     seeds
         Models per backbone, with seeds 0 to ``seeds - 1``.
     profile
@@ -73,17 +73,20 @@ class ExperimentConfig:
     profile: str = "demo"
     backbones: tuple[str | None, ...] = (None,)
     recurse: bool = False
-    top: int = 1000
+    top: int = DEFAULT_TOP
     epochs: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "workspace", Path(self.workspace))
-        if not _NAME.fullmatch(self.name):
-            msg = f"experiment name {self.name!r}: use letters, digits, '.', '_' and '-'"
-            raise TrainingError(msg)
         if self.seeds < 1 or self.top < 0:
             msg = f"seeds={self.seeds} must be >= 1 and top={self.top} >= 0"
             raise TrainingError(msg)
+        try:
+            for model in self.models():
+                check_run_name(model.run(1))
+        except RunNameError as error:
+            msg = f"experiment name {self.name!r} gives a bad run name: {error}"
+            raise TrainingError(msg) from None
 
     @property
     def folder(self) -> Path:
@@ -163,7 +166,7 @@ def _train(config: ExperimentConfig, model: Model, recursion: int) -> bool:
 
     space, name = Workspace(config.workspace), model.run(recursion)
     status = _status(space, name)
-    if status == "trained":
+    if status == RunStatus.TRAINED:
         return False
     if status is not None:
         logger.info("run %s stopped while training (%s); continuing it", name, status)

@@ -12,6 +12,7 @@ import numpy as np
 
 import galcore
 from galcore.errors import TrainingError
+from galcore.jobs.progress import report_progress
 from galcore.training import FEATURES_LAYER, MODEL_FILE, prediction_dataset
 from store import Workspace
 
@@ -141,6 +142,7 @@ def _predict_rows(
     def progress(batch: int, _logs: dict[str, float] | None = None) -> None:
         if (batch + 1) % every == 0 or batch + 1 == batches:
             logger.info("predicted %d of %d batches", batch + 1, batches)
+            report_progress((batch + 1) / batches, f"predicted {batch + 1} of {batches} batches")
 
     callback = keras.callbacks.LambdaCallback(on_predict_batch_end=progress)
     probs, features = outputs.predict(dataset, verbose=0, callbacks=[callback])

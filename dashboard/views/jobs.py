@@ -1,6 +1,7 @@
 """Retrain from the shown run in the background, follow the job, then show the new run.
 
-The job itself (lock, chain of ``galcore`` commands, progress) is `dashboard.jobs`'s.
+The job itself (lock, runner, chain of ``galcore`` commands, progress records) is the backend's;
+`dashboard.jobs` starts it and reads its state.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dashboard.jobs import (
     Job,
     JobError,
     JobProgress,
+    JobState,
     job_progress,
     job_status,
     log_tail,
@@ -65,15 +67,19 @@ def make_job_html(job: Job | None, progress: JobProgress | None = None) -> str:
     """
     if job is None:
         return "<p>No retraining job has run in this workspace yet.</p>"
+    if job.state == JobState.UNREADABLE:
+        return (
+            f"<p><b>Unreadable</b> job of run {html.escape(job.run)}: {html.escape(job.error)}</p>"
+        )
     what = (
         f"run <b>{html.escape(job.run)}</b> from {html.escape(job.parent)}"
         f" (top {job.top}, started {job.started})"
     )
     step = f"step {job.step + 1} of {len(STEPS)}, <code>galcore {STEPS[job.step]}</code>"
-    if job.state == "running":
+    if job.state == JobState.RUNNING:
         detail = f": {html.escape(progress.detail)}" if progress and progress.detail else ""
         return f"<p><b>Running</b> {what}: {step}{detail}</p>"
-    if job.state == "failed":
+    if job.state == JobState.FAILED:
         return f"<p><b>Failed</b> {what} at {step}: {html.escape(job.error)}</p>"
     return f"<p><b>Done</b> {what}: it has predictions, an embedding and test metrics.</p>"
 
@@ -119,7 +125,7 @@ class JobsView(View):
         try:
             start_job(self.store.workspace, self.store.run, self.new_run, top=self.top)
         except JobError as error:
-            self._error.object = html.escape(str(error), quote=False)  # quotes the run name
+            self._error.object = markdown_text(str(error))  # quotes the typed run name
             self._error.visible = True
         else:
             self._error.visible = False
@@ -128,14 +134,14 @@ class JobsView(View):
     def refresh(self) -> None:
         """Show the latest job's state, progress and log."""
         self._job = job = job_status(self.store.workspace)
-        running = job is not None and job.state == "running"
+        running = job is not None and job.state == JobState.RUNNING
         progress = job_progress(job) if running else None
         self._status.object = make_job_html(job, progress)
         self._progress.visible = running
         self._progress.value = round(100 * progress.fraction) if progress else 0
         self._log.object = make_log_html(log_tail(job)) if job else ""
         self._start.disabled = running
-        done = job is not None and job.state == "done"
+        done = job is not None and job.state == JobState.DONE
         self._show.visible = done and job.run != self.store.run
         self._show.name = f"Show run {job.run}" if done else ""
 

@@ -23,6 +23,7 @@ COMMANDS = (
     "export",
     "montage",
     "recurse",
+    "retrain",
     "experiment",
     "serve",
     "demo",

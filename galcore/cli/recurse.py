@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from galcore.cli._common import add_workspace, command_parser
+from store.selection import DEFAULT_TOP
 
 __all__ = ["recurse_command", "recurse_command_parser"]
 
@@ -26,8 +27,9 @@ def recurse_command_parser(
     parser.add_argument(
         "--top",
         type=int,
-        default=1000,
-        help="confident predictions added per class (1000; 0: only the parent's and the reviews)",
+        default=DEFAULT_TOP,
+        help=f"confident predictions added per class ({DEFAULT_TOP}; 0: only the parent's and"
+        " the reviews)",
     )
     parser.add_argument("--profile", help="training profile (default: the parent's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the new training")

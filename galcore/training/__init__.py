@@ -7,6 +7,13 @@ them, so that ``galcore --help`` and the dashboard start fast.
 from __future__ import annotations
 
 from galcore.training._backbones import MIN_IMAGE_SIZE, STAGE_TRAINABLE_FROM
+from galcore.training._config import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    MODEL_FILE,
+    TrainConfig,
+    TrainResult,
+)
 from galcore.training._data import (
     Examples,
     default_examples,
@@ -32,14 +39,7 @@ from galcore.training._profiles import (
     Profile,
     get_profile,
 )
-from galcore.training._train import (
-    CONFIG_FILE,
-    HISTORY_FILE,
-    MODEL_FILE,
-    TrainConfig,
-    TrainResult,
-    train,
-)
+from galcore.training._train import train
 
 __all__ = [
     "BACKBONES",

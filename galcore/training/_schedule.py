@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from galcore.errors import TrainingError
+from galcore.jobs.progress import report_progress
 from galcore.training._profiles import N_STAGES, Profile
 
 if TYPE_CHECKING:
@@ -264,6 +265,7 @@ class Schedule:
         if self.is_main:
             self._save(best_rank=rank)
             self._log(logs, improved=rank == 0)
+            self._report()
 
     def _track_best(self, logs: dict[str, float]) -> int | None:
         """Keep the weights when the validation loss is one of the run's best.
@@ -329,6 +331,12 @@ class Schedule:
             time.perf_counter() - self._epoch_began,
             " best so far" if improved else "",
         )
+
+    def _report(self) -> None:
+        """Report how far the run is: finished stages, and this stage's epochs of its maximum."""
+        state, epochs = self.state, self.profile.epochs[self.state.stage - 1]
+        where = f"stage {state.stage}/{N_STAGES} epoch {state.epoch}/{epochs}"
+        report_progress((state.stage - 1 + state.epoch / epochs) / N_STAGES, where)
 
     def _save(self, *, best_rank: int | None = None) -> None:
         """Write checkpoints (this epoch's as one of the best, the last one's), then the state.

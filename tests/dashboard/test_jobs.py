@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dashboard.data_store import GalaxyStore
 from dashboard.jobs import (
-    LOCK_NAME,
     STEPS,
     Job,
     JobError,
     JobRunningError,
-    _error_line,
-    job_commands,
     job_progress,
     job_status,
     log_tail,
     start_job,
-    validate_run_name,
 )
 from dashboard.views import JobsView, MetricsView, make_job_html, make_log_html
 from galcore.evaluation import evaluate_run
+from galcore.jobs import (
+    LOCK_NAME,
+    JobProgress,
+    error_line,
+    job_commands,
+    validate_run_name,
+)
+from galcore.jobs.progress import read_progress, write_progress
 from galcore.training import get_profile
 from store import Workspace, set_mask
 from tests.galcore.test_analysis import _perfect_probs
@@ -53,15 +59,28 @@ def _record(workspace: Workspace, run: str = "r9", **values) -> Job:
     (workspace.root / "jobs").mkdir(exist_ok=True)
     log = workspace.root / "jobs" / f"{run}.log"
     log.write_text("")
-    job = Job(run, "r1", 10, job_commands(workspace, "r1", run, 10), str(log), "2024-01-01")
+    progress = workspace.root / "jobs" / f"{run}.progress.jsonl"
+    commands = job_commands(workspace, "r1", run, 10)
+    job = Job(run, "r1", 10, commands, str(log), "2024-01-01", progress=str(progress))
     job = dataclasses.replace(job, **values)
     job.write(workspace.root / "jobs" / f"{run}.json")
     return job
 
 
 def _lock(workspace: Workspace, pid: int, run: str = "r9") -> None:
+    """Write a lock file naming process `pid`, without holding the lock."""
     lock = {"pid": pid, "run": run, "parent": "r1", "started": "2024-01-01", "log": "x"}
     (workspace.root / LOCK_NAME).write_text(json.dumps(lock))
+
+
+@pytest.fixture
+def held_lock(review_workspace: Workspace):
+    """A lock file of job r9 whose lock this test holds, as a live runner does."""
+    _record(review_workspace)
+    _lock(review_workspace, os.getpid())
+    with (review_workspace.root / LOCK_NAME).open() as file:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX)
+        yield review_workspace
 
 
 @pytest.fixture
@@ -140,35 +159,41 @@ class TestLock:
         assert job_status(review_workspace) is None
         assert not (review_workspace.root / LOCK_NAME).exists()
 
-    def test_a_live_lock_refuses_a_start_and_stays(self, review_workspace):
+    def test_a_held_lock_refuses_a_start_and_stays(self, held_lock):
+        with pytest.raises(JobRunningError, match="run 'r9', started 2024-01-01"):
+            start_job(held_lock, "r1", "r3")
+        assert job_status(held_lock).state == "running"
+        assert (held_lock.root / LOCK_NAME).exists()
+
+    def test_a_lock_nobody_holds_is_stale_even_if_its_pid_lives(self, review_workspace):
+        """A pid is reused; only a held flock says that the runner lives."""
         _record(review_workspace)
         _lock(review_workspace, os.getpid())
-        with pytest.raises(JobRunningError, match="run 'r9', started 2024-01-01"):
-            start_job(review_workspace, "r1", "r3")
-        assert job_status(review_workspace).state == "running"
-        assert (review_workspace.root / LOCK_NAME).exists()
+        job = job_status(review_workspace)
+        assert (job.run, job.state) == ("r9", "failed")
+        assert not (review_workspace.root / LOCK_NAME).exists()
 
 
 class TestProgress:
-    def test_training_epochs_within_the_first_step(self, review_workspace):
-        job = _record(review_workspace)
-        log = "$ galcore recurse ...\n10:00 INFO x: stage 2/3 epoch 1/4: loss 0.5\nnoise\n"
-        (review_workspace.root / "jobs" / "r9.log").write_text(log)
-        progress = job_progress(job)
-        assert (progress.step, progress.detail) == (0, "stage 2/3 epoch 1/4")
-        assert progress.fraction == pytest.approx((1 + 0.25) / 3 / len(STEPS))
-
-    def test_only_the_running_steps_output_counts(self, review_workspace):
+    def test_the_running_steps_latest_record(self, review_workspace):
         job = _record(review_workspace, step=1)
-        log = (
-            "$ galcore recurse\nstage 3/3 epoch 4/4\n$ galcore predict\npredicted 3 of 4 batches\n"
-        )
-        (review_workspace.root / "jobs" / "r9.log").write_text(log)
+        records = [
+            ("recurse", 1.0, "stage 3/3 epoch 4/4"),
+            ("predict", 0.5, "predicted 2 of 4 batches"),
+            ("predict", 0.75, "predicted 3 of 4 batches"),
+        ]
+        for step, fraction, message in records:
+            write_progress(Path(job.progress), step, fraction, message)
         progress = job_progress(job)
         assert (progress.step, progress.detail) == (1, "predicted 3 of 4 batches")
         assert progress.fraction == pytest.approx((1 + 0.75) / len(STEPS))
-        (review_workspace.root / "jobs" / "r9.log").write_text(log + "$ galcore embed\n")
         assert job_progress(dataclasses.replace(job, step=2)).fraction == 2 / len(STEPS)
+
+    def test_log_wording_is_not_progress(self, review_workspace):
+        job = _record(review_workspace)
+        log = "$ galcore recurse ...\n10:00 INFO x: stage 2/3 epoch 1/4: loss 0.5\n"
+        (review_workspace.root / "jobs" / "r9.log").write_text(log)
+        assert job_progress(job) == JobProgress(0, 0.0, "")
 
 
 class TestErrorLine:
@@ -189,7 +214,7 @@ class TestErrorLine:
         job = _record(review_workspace, step=1)
         log = f"$ galcore recurse\nERROR: not this one\n$ galcore predict\n{output}"
         (review_workspace.root / "jobs" / "r9.log").write_text(log)
-        assert _error_line(job, code) == error
+        assert error_line(job, code) == error
 
 
 class TestHtml:
@@ -206,6 +231,13 @@ class TestHtml:
         assert "Failed" in html
         assert "galcore recurse" in html
         assert "ERROR: &lt;img src=x&gt;" in html
+
+    def test_an_unreadable_record_shows_as_such_and_a_job_can_start(self, review_workspace):
+        (review_workspace.root / "jobs").mkdir()
+        (review_workspace.root / "jobs" / "r9.json").write_text("")  # a power loss
+        view = JobsView(store=GalaxyStore(workspace=review_workspace))
+        assert "<b>Unreadable</b> job of run r9" in view._status.object
+        assert not view._start.disabled
 
     def test_the_view_escapes_the_log(self, review_workspace):
         _record(review_workspace, state="failed", error="x")
@@ -278,6 +310,10 @@ def test_a_job_trains_predicts_embeds_and_evaluates_a_run_the_view_then_shows(tr
     assert set(run.attrs["test_metrics"]) == {"hp_test/sdss"}
     log = (trainable.root / "jobs" / "r3.log").read_text()
     assert [line.split()[2] for line in log.splitlines() if line.startswith("$ ")] == list(STEPS)
+    records = read_progress(trainable.root / "jobs" / "r3.progress.jsonl")
+    assert [r.step for r in records if r.message.startswith("galcore ")] == list(STEPS)
+    assert any(r.step == "recurse" and r.message.startswith("stage 1/3 epoch 1/") for r in records)
+    assert ("predict", 1.0) in {(r.step, r.fraction) for r in records if "batches" in r.message}
     assert view._show.visible
     assert view._show.name == "Show run r3"
     view.show_new_run()

@@ -81,6 +81,17 @@ class TestConfig:
         with pytest.raises(TrainingError, match=match):
             ExperimentConfig(tmp_path, **({"name": "e"} | changes))
 
+    @pytest.mark.parametrize("name", ["e.1", "e" * 50])
+    def test_names_whose_runs_the_catalog_refuses(self, tmp_path, name):
+        """'.' and names whose runs pass 64 characters break the run-name rule."""
+        with pytest.raises(TrainingError, match="gives a bad run name: run name .* not allowed"):
+            ExperimentConfig(tmp_path, name, seeds=10, backbones=("xception",), recurse=True)
+
+    def test_the_longest_name_whose_runs_all_fit(self, tmp_path):
+        name = "e" * (64 - len("-xception-s9-r1"))
+        config = ExperimentConfig(tmp_path, name, seeds=10, backbones=("xception",))
+        assert len(config.models()[-1].run(1)) == 64
+
 
 class TestCommand:
     def test_arguments(self, tmp_path, capsys):

@@ -33,8 +33,10 @@ from galcore.training import (
     weights_sha256,
 )
 from galcore.training._data import _augmenter
+from galcore.training._run_record import run_attrs
 from galcore.training._schedule import STATE_FOLDER
-from store import LABELS, RunExistsError, set_mask
+from store import LABELS, RunExistsError, RunStatus, set_mask
+from store.runs import PROVENANCE_ATTRS
 from tests.conftest import make_toy_workspace
 
 LOADER = {"image_size": 32, "batch_size": 8}
@@ -257,7 +259,7 @@ class TestTrainRefuses:
     def test_existing_run_before_any_work(self, toy_workspace):
         toy_workspace.catalog().create_run("taken")
         with (
-            mock.patch("galcore.training._train.build_model") as build,
+            mock.patch("galcore.training._fit.build_model") as build,
             pytest.raises(RunExistsError, match="run 'taken' exists"),
         ):
             train(_config(toy_workspace, "taken"))
@@ -298,9 +300,17 @@ class TestTrainRefuses:
         assert toy_workspace.catalog().runs() == []
         assert not toy_workspace.model_dir("r1").exists()
 
+    def test_the_run_records_its_provenance(self, toy_workspace):
+        examples = default_examples(toy_workspace.catalog(), "train")
+        config = _config(toy_workspace, parent="r0", ledger_state=3)
+        attrs = run_attrs(config, {"n_pseudo": 5}, examples, examples, workers=2)
+        assert set(attrs) == {*PROVENANCE_ATTRS, "status", "n_pseudo"}
+        assert (attrs["parent"], attrs["ledger_state"], attrs["workers"]) == ("r0", 3, 2)
+        assert attrs["status"] == RunStatus.TRAINING
+
     def test_failure_marks_the_run(self, toy_workspace):
         with (
-            mock.patch("galcore.training._train._fit", side_effect=RuntimeError("disk full")),
+            mock.patch("galcore.training._train.fit", side_effect=RuntimeError("disk full")),
             pytest.raises(RuntimeError, match="disk full"),
         ):
             train(_config(toy_workspace))
