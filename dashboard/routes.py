@@ -11,31 +11,50 @@ so the workspace comes from the environment variable `WORKSPACE_VARIABLE`, read 
 imports this module; without it, or without a catalog in it, every thumbnail answers 503.
 
 ``GET /thumb/<row>.png[?size=N][&v=VERSION]`` answers the PNG of the catalog's image of that row
-(a row index, never a path), enlarged by a whole factor to at least N pixels (`DEFAULT_SIZE`,
-at most `MAX_SIZE`). Its ETag holds the catalog's data version and ``If-None-Match`` is answered
-with 304. A URL naming the current version (`thumbnail_url`) is cached as immutable; without it
-the browser revalidates on each use (a 304), so a re-curated catalog is never shown stale.
-A malformed path or an unknown row answers 404, a bad size 400; an image whose chunk is missing
-or corrupt answers a "no image" placeholder with an ``X-Galcore-Problem`` header.
+(a row index, never a path), enlarged by a whole factor to at least N pixels, N rounded up to
+one of `SIZES` (`DEFAULT_SIZE` when not given), so the server keeps a bounded set of renders.
+Images are rendered in `RENDER_THREADS` worker threads, never on the server's event loop: a slow
+render delays no other request, and a thumbnail rendered before is answered at once.
+
+Its ETag holds the catalog's data version and ``If-None-Match`` is answered with 304. A URL
+naming the current version (`thumbnail_url`) is cached as immutable; without it the browser
+revalidates on each use (a 304), so a re-curated catalog is never shown stale. Behind a login
+(``panel serve --basic-auth`` or OAuth) images are cached ``private``, never by shared caches.
+A malformed path or an unknown row answers 404, a bad row number or size 400, each with a short
+plain-text line; a server error (5xx) answers a generic line and logs its detail. An image whose
+chunk is missing or corrupt answers a "no image" placeholder with an ``X-Galcore-Problem`` header.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import reprlib
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
+from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, RequestHandler
 
 from dashboard.data_store import data_version
-from dashboard.thumbnails import ImageUnavailableError, placeholder_png, thumbnail_png
+from dashboard.thumbnails import (
+    ImageUnavailableError,
+    cached_thumbnail_png,
+    placeholder_png,
+    thumbnail_png,
+)
 from store import StoreError, Workspace
 
 __all__ = [
     "DEFAULT_SIZE",
+    "MAX_ROW_DIGITS",
     "MAX_SIZE",
+    "PROBLEM_HEADER",
+    "RENDER_THREADS",
     "ROUTES",
+    "SIZES",
     "WORKSPACE_VARIABLE",
     "ThumbnailHandler",
     "thumbnail_routes",
@@ -45,18 +64,28 @@ __all__ = [
 WORKSPACE_VARIABLE = "GALCORE_WORKSPACE"
 """The environment variable naming the workspace whose thumbnails are served."""
 
+SIZES = (32, 64, 128, 256, 512, 1024)
+"""The smallest widths rendered, in pixels: ``?size=N`` is rounded up to the next of them."""
+
 DEFAULT_SIZE = 128
 """Smallest width of a thumbnail in pixels, unless ``?size=`` asks for another."""
 
-MAX_SIZE = 1024
+MAX_SIZE = SIZES[-1]
 """Largest ``?size=`` accepted."""
+
+MAX_ROW_DIGITS = 15
+"""Longest row number read: a longer one answers 400 (no catalog comes near 10**15 rows)."""
+
+RENDER_THREADS = min(4, os.cpu_count() or 1)
+"""Worker threads that read and encode thumbnails (image encoding releases Python's lock)."""
 
 PROBLEM_HEADER = "X-Galcore-Problem"
 """Names what went wrong when a placeholder is answered instead of the image."""
 
-_IMMUTABLE = "public, max-age=31536000, immutable"
-_REVALIDATE = "public, no-cache"
+_IMMUTABLE = "max-age=31536000, immutable"
+_REVALIDATE = "no-cache"
 _NAME = re.compile(r"(\d+)\.png", re.ASCII)
+_render_pool = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="thumbnail")
 
 
 class ThumbnailHandler(RequestHandler):
@@ -66,15 +95,26 @@ class ThumbnailHandler(RequestHandler):
         """Keep the workspace given in the route's keyword arguments."""
         self.workspace = workspace
 
-    async def prepare(self) -> None:
-        """Refuse a request from a browser that has not signed in, when the server asks to.
+    def set_default_headers(self) -> None:
+        """Have browsers take every answer as the type it names, images and errors alike."""
+        self.set_header("X-Content-Type-Options", "nosniff")
 
-        Under ``panel serve --basic-auth`` or OAuth, Bokeh's application holds the provider
-        that knows the signed-in user; a server without one serves everyone.
+    def login_required(self) -> bool:
+        """Return whether the server asks for a login (``panel serve --basic-auth``, OAuth).
+
+        Bokeh's application then holds a provider that knows the signed-in user; a server
+        without one serves everyone.
         """
         provider = getattr(self.application, "auth_provider", None)
-        if provider is None or (provider.get_user is None and provider.get_user_async is None):
+        return provider is not None and (
+            provider.get_user is not None or provider.get_user_async is not None
+        )
+
+    async def prepare(self) -> None:
+        """Refuse a request from a browser that has not signed in, when the server asks to."""
+        if not self.login_required():
             return
+        provider = self.application.auth_provider
         if provider.get_user is not None:
             user = provider.get_user(self)
         else:
@@ -85,19 +125,21 @@ class ThumbnailHandler(RequestHandler):
     def compute_etag(self) -> None:
         """Send no body hash: only images get an entity tag, the one `get` builds."""
 
-    def get(self, name: str) -> None:
+    async def get(self, name: str) -> None:
         """Answer the thumbnail, a 304 or a placeholder; raise `HTTPError` for a bad request."""
-        match = _NAME.fullmatch(name)
-        if match is None:
-            raise HTTPError(404, "no thumbnail %r: ask for /thumb/<row>.png", name)
+        row = self._row(name)
         size = self._size()
         if self.workspace is None:
             msg = "no workspace: start the dashboard with 'galcore serve --workspace WS' or set %s"
             raise HTTPError(503, msg, WORKSPACE_VARIABLE)
-        row = int(match[1])
         version = data_version(self.workspace)
         try:
-            png = thumbnail_png(self.workspace, row, min_size=size, version=version)
+            png = cached_thumbnail_png(
+                self.workspace, row, min_size=size, version=version
+            ) or await IOLoop.current().run_in_executor(
+                _render_pool,
+                partial(thumbnail_png, self.workspace, row, min_size=size, version=version),
+            )
         except IndexError as error:
             raise HTTPError(404, "no galaxy at row %d in the catalog", row) from error
         except ImageUnavailableError as error:
@@ -109,17 +151,24 @@ class ThumbnailHandler(RequestHandler):
         except StoreError as error:
             raise HTTPError(503, "%s", error) from error
         self.set_header("Etag", f'"{version}-{row}-{size}"')
+        scope = "private" if self.login_required() else "public"
         current = self.get_argument("v", None) == str(version)
-        self.set_header("Cache-Control", _IMMUTABLE if current else _REVALIDATE)
+        self.set_header("Cache-Control", f"{scope}, {_IMMUTABLE if current else _REVALIDATE}")
         if self.check_etag_header():
             self.set_status(304)
         else:
             self._png(png)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:  # noqa: ANN401
-        """Answer an error as one short line of text (never a traceback)."""
+        """Answer an error as one short line of text (never a traceback).
+
+        A server error's detail may name the server's files: it goes to the log only (Tornado
+        logs each error), and the answer says where to look.
+        """
         error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, HTTPError) and error.log_message:
+        if status_code >= 500:
+            text = f"{status_code} {self._reason}: see the dashboard server's log"
+        elif isinstance(error, HTTPError) and error.log_message:
             text = error.log_message % error.args
         else:
             text = f"{status_code} {self._reason}"
@@ -127,13 +176,23 @@ class ThumbnailHandler(RequestHandler):
         self.set_header("Cache-Control", "no-store")
         self.finish(f"{text}\n")
 
+    def _row(self, name: str) -> int:
+        """Return the row a ``<row>.png`` name asks for; raise a 404 or 400 if it names none."""
+        match = _NAME.fullmatch(name)
+        if match is None:
+            raise HTTPError(404, "no thumbnail %s: ask for /thumb/<row>.png", reprlib.repr(name))
+        if len(match[1]) > MAX_ROW_DIGITS:
+            raise HTTPError(400, "row must be a whole number of at most %d digits", MAX_ROW_DIGITS)
+        return int(match[1])
+
     def _size(self) -> int:
-        """Return the asked ``size``, `DEFAULT_SIZE` if none; raise a 400 if it is not allowed."""
+        """Return the asked ``size`` rounded up to one of `SIZES`; raise a 400 if not allowed."""
         text = self.get_argument("size", str(DEFAULT_SIZE))
-        size = int(text) if text.isascii() and text.isdigit() else 0
+        digits = len(str(MAX_SIZE))
+        size = int(text) if text.isascii() and text.isdigit() and len(text) <= digits else 0
         if not 1 <= size <= MAX_SIZE:
             raise HTTPError(400, "size must be a whole number of pixels from 1 to %d", MAX_SIZE)
-        return size
+        return next(allowed for allowed in SIZES if allowed >= size)
 
     def _png(self, png: bytes) -> None:
         self.set_header("Content-Type", "image/png")

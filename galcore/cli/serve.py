@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import secrets
@@ -13,7 +14,7 @@ from pathlib import Path
 from galcore.cli._common import add_workspace, command_parser
 from galcore.errors import ServeError
 
-__all__ = ["check_credentials", "serve_command", "serve_command_parser"]
+__all__ = ["check_credentials", "is_loopback", "serve_command", "serve_command_parser"]
 
 _SECRET_VARIABLE = "PANEL_COOKIE_SECRET"  # noqa: S105 (a name, not a secret)
 _OAUTH_VARIABLES = ("PANEL_OAUTH_KEY", "PANEL_OAUTH_SECRET")
@@ -38,7 +39,12 @@ def serve_command_parser(
     parser = command_parser(subparsers, "serve", description)
     add_workspace(parser)
     parser.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006)")
-    parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only); any other needs"
+        " --basic-auth or --oauth-provider, or --insecure",
+    )
     parser.add_argument(
         "--allow-websocket-origin",
         action="append",
@@ -59,6 +65,24 @@ def serve_command_parser(
         metavar="NAME",
         help="sign in through Panel's OAuth provider NAME (github, google, azure, ...), with"
         " PANEL_OAUTH_KEY and PANEL_OAUTH_SECRET set in the environment",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve a non-loopback --address without a login: anyone who reaches it can"
+        " record decisions (only on a network where everyone may review)",
+    )
+    parser.add_argument(
+        "--ssl-certfile",
+        type=Path,
+        metavar="FILE",
+        help="serve https with this PEM certificate (with --ssl-keyfile)",
+    )
+    parser.add_argument(
+        "--ssl-keyfile",
+        type=Path,
+        metavar="FILE",
+        help="the private key of --ssl-certfile (a password, if any, in BOKEH_SSL_PASSWORD)",
     )
     parser.add_argument(
         "--show",
@@ -91,8 +115,55 @@ def _panel_serve(args: argparse.Namespace) -> list[str]:
         command += ["--basic-auth", str(args.basic_auth.resolve())]
     if args.oauth_provider is not None:
         command += ["--oauth-provider", args.oauth_provider]
+    if args.ssl_certfile is not None:
+        command += ["--ssl-certfile", str(args.ssl_certfile.resolve())]
+        command += ["--ssl-keyfile", str(args.ssl_keyfile.resolve())]
     workspace = str(args.workspace.resolve())
     return [*command, *(["--show"] if args.show else []), "--args", "--workspace", workspace]
+
+
+def is_loopback(address: str) -> bool:
+    """Return whether a listening address reaches this machine only.
+
+    Parameters
+    ----------
+    address
+        A `--address`: an IP address or a host name.
+
+    Returns
+    -------
+    bool
+        True for 127.0.0.0/8, ::1 and ``localhost``; False for any other (a host name may
+        resolve to anything, and an empty address listens everywhere).
+    """
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_exposure(args: argparse.Namespace) -> None:
+    """Refuse to serve other machines without a login, and half of a certificate."""
+    signed_in = args.basic_auth is not None or args.oauth_provider is not None
+    if not (is_loopback(args.address) or signed_in or args.insecure):
+        msg = (
+            f"--address {args.address!r} lets other machines record decisions without signing"
+            " in: add --basic-auth FILE or --oauth-provider NAME (or --insecure on a trusted"
+            " network), or serve on 127.0.0.1"
+        )
+        raise ServeError(msg)
+    if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
+        msg = "https needs both --ssl-certfile and --ssl-keyfile"
+        raise ServeError(msg)
+    for option, path in [
+        ("--ssl-certfile", args.ssl_certfile),
+        ("--ssl-keyfile", args.ssl_keyfile),
+    ]:
+        if path is not None and not path.is_file():
+            msg = f"{option} {path} is not a file: give the PEM file's path"
+            raise ServeError(msg)
 
 
 def _login_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -180,14 +251,18 @@ def serve_command(args: argparse.Namespace) -> int:
     StoreNotFoundError
         If the workspace has no catalog.
     ServeError
-        If the logins cannot be used (see `check_credentials`).
+        If the logins cannot be used (see `check_credentials`), the address reaches other
+        machines without a login or ``--insecure``, or the certificate options are incomplete.
     """
     from dashboard.routes import WORKSPACE_VARIABLE  # imported here: they load Panel and zarr
     from store import Workspace
 
+    _check_exposure(args)
     Workspace(args.workspace).catalog(mode="r")
     login = _login_environment(args)
-    print(f"Serving the dashboard of {args.workspace} at http://{args.address}:{args.port}/app")
+    scheme = "http" if args.ssl_certfile is None else "https"
+    url = f"{scheme}://{args.address}:{args.port}/app"
+    print(f"Serving the dashboard of {args.workspace} at {url}")
     print("Press Ctrl+C to stop.", flush=True)
     env = {**os.environ, WORKSPACE_VARIABLE: str(args.workspace.resolve()), **login}
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from dashboard import thumbnails
 from dashboard.data_store import data_version
 from dashboard.thumbnails import (
     ImageUnavailableError,
+    cached_thumbnail_png,
     encode_png,
     placeholder_png,
     thumbnail_png,
@@ -86,6 +88,24 @@ class TestThumbnailPng:
         for row in range(64, 128):
             thumbnail_png(toy_workspace, row, min_size=1)
         assert thumbnails._read_chunk.cache_info().misses == before + 1
+
+
+class TestCache:
+    def test_cached_answers_only_what_was_rendered(self, toy_workspace):
+        version = data_version(toy_workspace)
+        assert cached_thumbnail_png(toy_workspace, 11, min_size=64, version=version) is None
+        png = thumbnail_png(toy_workspace, 11, min_size=64)
+        assert cached_thumbnail_png(toy_workspace, 11, min_size=64, version=version) == png
+        assert cached_thumbnail_png(toy_workspace, 11, min_size=128, version=version) is None
+        assert cached_thumbnail_png(toy_workspace, 11, min_size=64, version=version + 1) is None
+
+    def test_threads_render_the_same_images(self, toy_workspace):
+        rows = [row % 200 for row in range(0, 400, 3)]
+        with ThreadPoolExecutor(4) as pool:
+            pngs = list(pool.map(lambda row: thumbnail_png(toy_workspace, row, min_size=96), rows))
+        images = toy_workspace.catalog().images
+        for row, png in zip(rows, pngs, strict=True):
+            np.testing.assert_array_equal(_decode(png)[::3, ::3], images[row])
 
 
 class TestBrokenChunks:
