@@ -2,7 +2,7 @@
 
 A workspace without runs, a run without predictions or an embedding, an image that cannot be
 read, a busy review ledger and a link (URL) naming an unknown run or row each get one clear
-message; names from files and from links are escaped before they reach Markdown.
+message; names from files and from links reach Markdown as plain text (`dashboard.text.plain`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from panel.util import parse_query
 
 from dashboard.data_store import Galaxy, GalaxyStore
 from dashboard.run_state import missing_message, no_run_message
+from dashboard.text import plain
 from dashboard.thumbnails import ImageUnavailableError, thumbnail_png
 from store import LedgerLockedError, StoreError, Workspace
 
@@ -28,19 +29,10 @@ __all__ = [
     "page_notices",
 ]
 
-_MARKDOWN = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'\\`*_[]|~#!"})
 _LONGEST = 80
 
-
-def markdown_text(text: str) -> str:
-    """Return text (a file name, what a link or a person gave) as literal Markdown.
-
-    Examples
-    --------
-    >>> markdown_text("run <b>*r1*</b>")
-    'run &#60;b&#62;&#42;r1&#42;&#60;/b&#62;'
-    """
-    return text.translate(_MARKDOWN)
+markdown_text = plain
+"""Text (a file name, what a link or a person gave) as plain Markdown: `dashboard.text.plain`."""
 
 
 def missing_alert(store: GalaxyStore, array: str) -> pn.pane.Alert:

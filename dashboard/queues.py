@@ -4,7 +4,8 @@ Pure functions of the catalog's object columns (`dashboard.data_store.load_objec
 arrays (`dashboard.data_store.load_predictions`) and the ledger's state (`decided_rows` of
 `store.Ledger.current`). Each returns a frame (`queue_frame`) of catalog rows in review order,
 with what a reviewer needs beside each thumbnail. Every queue leaves out the rows in `decided`,
-when given, so a reviewer can hide the galaxies that already have a decision.
+when given, so a reviewer can hide the galaxies that already have a decision. The `confident`
+queue is what the next run takes as pseudo-labels, by the rule of `store.selection`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from store import LABELS, NO_LABEL, SURVEYS, Decision, set_mask
+from store import LABELLED, LABELS, NO_LABEL, SURVEYS, Decision
+from store.selection import DEFAULT_TOP, pseudo_label_candidates, top_confident
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -36,15 +38,10 @@ __all__ = [
 
 Arrays = Mapping[str, np.ndarray]
 
-DEFAULT_TOP = 1000
-"""Galaxies per class in the `confident` queue: ``galcore recurse --top``'s default."""
-
 DEFAULT_THRESHOLD = 0.5
 """Lowest probability of the predicted class in the `confident` queue (0.5: no cut, as the
 paper's top N per class)."""
 
-LABELLED: tuple[str, ...] = ("approve", "relabel")
-"""The decisions that give a galaxy a class (the predicted one, or the other)."""
 
 _SDSS, _DES = SURVEYS.index("sdss"), SURVEYS.index("des")
 
@@ -137,24 +134,31 @@ def confident(
     predictions: Arrays,
     *,
     decided: np.ndarray | None = None,
+    reviewed: np.ndarray | None = None,
     top: int = DEFAULT_TOP,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> dict[str, np.ndarray]:
-    """Return the most confident predictions per class of the curated unlabelled DES galaxies.
+    """Return the pseudo-labels that ``galcore recurse --top`` takes from this run.
 
-    The classes are grouped, not interleaved: the `top` ellipticals, most confident first, then
-    the `top` spirals, so a page mostly shows one class and an odd one out stands out. These are
-    the galaxies ``galcore recurse --top`` would add to the next training set (it also leaves
-    out the parent's training set, which this queue keeps).
+    Its galaxies without a decision are exactly the `top` most confident predictions per class
+    of the curated unlabelled galaxies outside the run's training set that nobody decided
+    about (`store.selection`). A galaxy with a decision is no pseudo-label (the next run takes
+    the reviewer's label, or leaves it out), so the next one moves up; unless hidden, it stays
+    where it ranks, down to the last pseudo-label of its class, so a page keeps what was just
+    decided. The classes are grouped, not interleaved: the ellipticals, most confident first,
+    then the spirals, so a page mostly shows one class and an odd one out stands out.
 
     Parameters
     ----------
     objects, predictions
-        As in `queue_frame`.
+        As in `queue_frame`; ``predictions["trained"]``, when present, marks the run's
+        training rows.
     decided
-        Rows to leave out (galaxies with a decision); the next ones move up into the top.
+        Rows to leave out (hidden galaxies with a decision).
+    reviewed
+        Rows with a decision in effect (`decided_rows`): never pseudo-labels.
     top
-        Galaxies per class.
+        Pseudo-labels per class.
     threshold
         Keep only predictions whose class probability is at least this.
 
@@ -163,15 +167,30 @@ def confident(
     dict of str to numpy.ndarray
         The `queue_frame` of the queue.
     """
-    keep = _reviewable(objects, predictions, decided) & (objects["survey"] == _DES)
-    keep &= set_mask(objects["sets"], "unlabelled")
-    probs, predicted = predictions["probs"], predictions["predicted"]
-    blocks = []
+    n = len(objects["object_id"])
+    hidden = np.zeros(n, dtype=bool) if decided is None else decided
+    left_out = hidden if reviewed is None else hidden | reviewed
+    probs = predictions["probs"]
+
+    def ranked(without: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray]:
+        candidates = pseudo_label_candidates(
+            objects["sets"],
+            objects["usable"],
+            probs,
+            trained=predictions.get("trained", np.zeros(0, dtype=np.int64)),
+            reviewed=without,
+        )
+        return top_confident(probs, candidates, most, min_prob=threshold)
+
+    pseudo, pseudo_classes = ranked(left_out, top)
+    rows, classes = ranked(hidden, n)  # the pseudo-labels in order, with the decided between
+    lowest = np.full(len(LABELS), -np.inf)
     for label in range(len(LABELS)):
-        rows = np.flatnonzero(keep & (predicted == label))
-        rows = rows[probs[rows, label] >= threshold]
-        blocks.append(_ranked(rows, -probs[rows, label])[:top])
-    return queue_frame(objects, predictions, np.concatenate(blocks))
+        taken = pseudo[pseudo_classes == label]
+        if len(taken) == top:  # a full class: decided galaxies down to its last pseudo-label
+            lowest[label] = probs[taken[-1], label] if top else np.inf
+    shown = left_out[rows] & (probs[rows, classes] >= lowest[classes])
+    return queue_frame(objects, predictions, rows[np.isin(rows, pseudo) | shown])
 
 
 def misclassified(
@@ -287,7 +306,7 @@ class Queue(NamedTuple):
 
 
 QUEUES: Mapping[str, Queue] = {
-    "confident": Queue(confident, "Surest predictions per class of unlabelled DES galaxies"),
+    "confident": Queue(confident, "Surest predictions per class: what retraining adds"),
     "misclassified": Queue(misclassified, "Galaxy Zoo label against prediction, surest first"),
     "uncertain": Queue(uncertain, "Predictions closest to 0.5 first"),
     "surveys_disagree": Queue(surveys_disagree, "SDSS and DES images predicted apart, in pairs"),

@@ -125,8 +125,8 @@ def run_predictions(workspace: Workspace, run: str | None) -> dict[str, np.ndarr
     dict of str to numpy.ndarray
         ``probs`` (N, n_classes), ``embedding`` (N, 3), ``predicted`` (class index, `NO_LABEL`
         where there is no prediction), ``valid`` (rows with a prediction, and a position when
-        the run has an embedding) and ``shown`` (the rows to plot: ``valid``, or every row when
-        the run has no predictions at all).
+        the run has an embedding), ``shown`` (the rows to plot: ``valid``, or every row when
+        the run has no predictions at all) and ``trained`` (the run's training rows).
 
     Raises
     ------
@@ -147,10 +147,14 @@ def run_predictions(workspace: Workspace, run: str | None) -> dict[str, np.ndarr
         valid &= np.isfinite(embedding).all(axis=1)
     predicted = np.where(valid, np.argmax(np.nan_to_num(probs, nan=-1.0), axis=1), NO_LABEL)
     shown = valid if has["probs"] else np.ones(len(catalog), dtype=bool)
+    trained = np.zeros(len(catalog), dtype=bool)
+    if stored is not None and stored.has("train_index"):
+        trained[stored.read("train_index")] = True
     return {
         "probs": probs,
         "embedding": embedding,
         "predicted": predicted,
         "valid": valid,
         "shown": shown,
+        "trained": trained,
     }

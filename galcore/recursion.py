@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from galcore.errors import TrainingError
-from store import LABELS, Catalog, Decision, Workspace, set_mask
+from store import Catalog, Decision, Workspace
+from store.selection import DEFAULT_TOP, pseudo_label_candidates, top_confident
 
 if TYPE_CHECKING:
     from galcore.training import Profile, TrainResult
@@ -67,17 +68,6 @@ class Recursion(NamedTuple):
     training_set: NextTrainingSet
 
 
-def _most_confident(probs: np.ndarray, candidates: np.ndarray, top: int) -> dict[int, int]:
-    """Row -> class of the `top` most confident candidate predictions of each class."""
-    chosen = {}
-    predicted = np.nan_to_num(probs).argmax(axis=1)
-    for label in range(len(LABELS)):
-        rows = np.flatnonzero(candidates & (predicted == label))
-        best = rows[np.argsort(-probs[rows, label], kind="stable")[:top]]
-        chosen.update(dict.fromkeys(best.tolist(), label))
-    return chosen
-
-
 def next_training_set(
     catalog: Catalog, parent: str, decisions: Mapping[int, Decision], *, top: int
 ) -> NextTrainingSet:
@@ -113,11 +103,11 @@ def next_training_set(
     reviewed = {row_of[i]: d for i, d in decisions.items() if i in row_of and curated[row_of[i]]}
     if n_ignored := len(decisions) - len(reviewed):
         logger.warning("%d reviewed objects are not curated objects of the catalog", n_ignored)
-    candidates = set_mask(catalog.column("sets"), "unlabelled") & curated
-    candidates &= np.isfinite(probs).all(axis=1)
-    candidates[parent_rows] = False
-    candidates[list(reviewed)] = False
-    pseudo = _most_confident(probs, candidates, top)
+    candidates = pseudo_label_candidates(
+        catalog.column("sets"), curated, probs, trained=parent_rows, reviewed=list(reviewed)
+    )
+    pseudo_rows, pseudo_labels = top_confident(probs, candidates, top)
+    pseudo = dict(zip(pseudo_rows.tolist(), pseudo_labels.tolist(), strict=True))
     labels = dict(zip(parent_rows.tolist(), parent_labels.tolist(), strict=True)) | pseudo
     for row, decision in reviewed.items():
         if decision.training_label is None:
@@ -144,7 +134,7 @@ def recurse(
     parent: str,
     run: str,
     *,
-    top: int = 1000,
+    top: int = DEFAULT_TOP,
     profile: str | None = None,
     seed: int = 0,
 ) -> Recursion:

@@ -6,7 +6,8 @@ import panel as pn
 import param
 
 from dashboard.data_store import Galaxy
-from dashboard.notices import image_problem, markdown_text
+from dashboard.notices import image_problem
+from dashboard.text import plain
 from dashboard.thumbnails import ImageUnavailableError, placeholder_png, thumbnail_png
 from dashboard.views.base import View
 from store import LABELS, NO_LABEL
@@ -76,7 +77,7 @@ class GalaxyView(View):
         """Describe the selected galaxy; say so if its image cannot be read."""
         galaxy = self.store.galaxy
         problem = image_problem(self.store.workspace, galaxy)
-        return make_galaxy_markdown(galaxy) + (f"\n\n> {markdown_text(problem)}" if problem else "")
+        return make_galaxy_markdown(galaxy) + (f"\n\n> {plain(problem)}" if problem else "")
 
     def __panel__(self) -> pn.viewable.Viewable:
         """Return the thumbnail above the details."""

@@ -154,7 +154,7 @@ class MetricsView(View):
         try:
             stored = _stored_metrics(workspace, runs_to_compare(workspace, self.store.run))
         except StoreNotFoundError as error:
-            return pn.pane.Alert(str(error), alert_type="warning")
+            return pn.pane.Alert(markdown_text(str(error)), alert_type="warning")
         missing = [
             pn.pane.Alert(no_metrics_message(workspace, run), alert_type="warning")
             for run, metrics in stored.items()

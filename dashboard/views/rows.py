@@ -13,17 +13,23 @@ import pandas as pd
 from matplotlib.path import Path
 
 __all__ = [
+    "LASSO_TOLERANCE",
     "Frame",
     "as_table",
     "nearest_row",
     "row_positions",
     "rows_in_bounds",
     "rows_in_lasso",
+    "simplify_polygon",
     "stable_sample",
 ]
 
 Frame = pd.DataFrame | Mapping[str, np.ndarray]
 """Plot data: columns by name, ``row`` holding ascending catalog rows."""
+
+LASSO_TOLERANCE = 1e-3
+"""How far (a fraction of the lasso's larger extent) a simplified lasso may stray from the drawn
+one: well under a pixel of the plot the lasso was drawn on."""
 
 _EMPTY = np.array([], dtype=np.int64)
 
@@ -91,7 +97,10 @@ def rows_in_lasso(frame: Frame, x: str, y: str, polygon: np.ndarray) -> np.ndarr
     Returns
     -------
     numpy.ndarray
-        The rows inside (even-odd rule), ascending; none for fewer than three vertices.
+        The rows inside (even-odd rule), ascending; none for fewer than three vertices. A
+        point within `LASSO_TOLERANCE` of the lasso's extent from its edge may fall either way:
+        the lasso is simplified first (`simplify_polygon`), as a drawn one has a vertex per
+        mouse event.
     """
     polygon = np.asarray(polygon, dtype=float).reshape(-1, 2)
     if len(polygon) < 3:
@@ -99,8 +108,60 @@ def rows_in_lasso(frame: Frame, x: str, y: str, polygon: np.ndarray) -> np.ndarr
     xs, ys = np.asarray(frame[x]), np.asarray(frame[y])
     (x0, y0), (x1, y1) = polygon.min(axis=0), polygon.max(axis=0)
     near = np.flatnonzero((xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1))
+    polygon = simplify_polygon(polygon, LASSO_TOLERANCE * max(x1 - x0, y1 - y0))
     inside = Path(polygon).contains_points(np.column_stack([xs[near], ys[near]]))
     return np.asarray(frame["row"])[near[inside]]
+
+
+def _distances_to_segment(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Return the distance of each of `points` (n, 2) to the segment from `start` to `end`."""
+    step = end - start
+    length2 = float(step @ step)
+    t = np.zeros(len(points)) if length2 == 0 else ((points - start) @ step / length2).clip(0, 1)
+    return np.hypot(*(points - start - t[:, None] * step).T)
+
+
+def simplify_polygon(polygon: np.ndarray, tolerance: float) -> np.ndarray:
+    """Return a closed polygon's vertices simplified with the Douglas-Peucker algorithm.
+
+    Every vertex left out lies within `tolerance` of the simplified outline, so a point
+    farther than `tolerance` from the outline is inside one polygon exactly when it is inside
+    the other.
+
+    Parameters
+    ----------
+    polygon
+        (n, 2) vertices; the polygon is closed implicitly.
+    tolerance
+        The largest distance allowed between a vertex left out and the simplified outline,
+        in the vertices' units.
+
+    Returns
+    -------
+    numpy.ndarray
+        A subset of the vertices, in their order (the first one always kept).
+
+    Examples
+    --------
+    >>> square = [[0, 0], [0.5, 0.001], [1, 0], [1, 1], [0, 1]]
+    >>> simplify_polygon(np.array(square, dtype=float), 0.01).tolist()
+    [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+    """
+    ring = np.vstack([polygon, polygon[:1]])
+    keep = np.zeros(len(ring), dtype=bool)
+    keep[[0, -1]] = True
+    spans = [(0, len(ring) - 1)]
+    while spans:
+        start, end = spans.pop()
+        if end - start < 2:
+            continue
+        distance = _distances_to_segment(ring[start + 1 : end], ring[start], ring[end])
+        farthest = int(np.argmax(distance))
+        if distance[farthest] > tolerance:
+            middle = start + 1 + farthest
+            keep[middle] = True
+            spans += [(start, middle), (middle, end)]
+    return ring[keep][:-1]
 
 
 def nearest_row(

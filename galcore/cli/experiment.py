@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from galcore.cli._common import add_workspace, command_parser, stage_epochs
+from store.selection import DEFAULT_TOP
 
 __all__ = ["experiment_command", "experiment_command_parser"]
 
@@ -35,7 +36,10 @@ def experiment_command_parser(
         "--recurse", action="store_true", help="follow each model with one recursion"
     )
     parser.add_argument(
-        "--top", type=int, default=1000, help="predictions per class a recursion adds (1000)"
+        "--top",
+        type=int,
+        default=DEFAULT_TOP,
+        help=f"predictions per class a recursion adds ({DEFAULT_TOP})",
     )
     parser.add_argument(
         "--epochs", type=stage_epochs, metavar="N,N,N", help="override the epochs of each stage"

@@ -327,7 +327,7 @@ class TestLockedLedger:
             assert "Not recorded: the review ledger is busy" in grid._message.object
             assert grid.reason == "blended with a star"  # still there, to try again
             assert grid.undo() == []
-            assert "nothing of this &#x27;undo&#x27; was saved" in grid._message.object
+            assert "nothing of this 'undo' was saved" in grid._message.object
         assert len(review_workspace.ledger().current()) == len(ids)
         assert len(grid.undo()) == len(ids)  # the undo was kept, and works now
         assert review_workspace.ledger().current() == {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import holoviews as hv
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ from bokeh.document import Document
 from bokeh.models import Plot
 from bokeh.protocol import Protocol
 from matplotlib.colors import to_rgb
+from matplotlib.path import Path
 
 from dashboard.data_store import COLOR_COLUMNS, GalaxyStore
 from dashboard.views import EmbeddingView, ProjectionView, make_embedding_figure
@@ -22,7 +25,14 @@ from dashboard.views.datashaded import (
     make_selection_plot,
 )
 from dashboard.views.embedding import SAMPLE_SIZE, make_embedding_plot, sample_rows
-from dashboard.views.rows import nearest_row, rows_in_bounds, rows_in_lasso, stable_sample
+from dashboard.views.rows import (
+    LASSO_TOLERANCE,
+    nearest_row,
+    rows_in_bounds,
+    rows_in_lasso,
+    simplify_polygon,
+    stable_sample,
+)
 from store import LABELS, SURVEYS, Workspace
 
 
@@ -40,6 +50,14 @@ def in_polygon(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.ndarray:
             at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
         inside ^= crosses & (x < at)
     return inside
+
+
+def min_distance(point: np.ndarray, edges: np.ndarray) -> float:
+    """Return the distance from a point to the nearest of `edges` (n, 2, 2) segments."""
+    start, step = edges[:, 0], edges[:, 1] - edges[:, 0]
+    length2 = np.maximum((step * step).sum(axis=1), 1e-300)
+    t = (((point - start) * step).sum(axis=1) / length2).clip(0, 1)
+    return float(np.hypot(*(point - start - t[:, None] * step).T).min())
 
 
 def document_bytes(obj: object) -> int:
@@ -112,6 +130,37 @@ class TestRowsIn:
         expected = frame["row"].to_numpy()[in_polygon(x, y, polygon)]
         assert 0 < len(expected) < len(frame)
         np.testing.assert_array_equal(rows_in_lasso(frame, "x", "z", polygon), expected)
+
+    def test_a_long_lasso_is_simplified_within_the_tolerance(self):
+        """A smooth 100k-vertex lasso selects what it would unsimplified, but near its edge."""
+        theta = np.linspace(0, 2 * np.pi, 100_000, endpoint=False)
+        radius = 1.5 + 0.4 * np.sin(5 * theta)
+        polygon = np.c_[radius * np.cos(theta), radius * np.sin(theta)]
+        tolerance = LASSO_TOLERANCE * np.ptp(polygon, axis=0).max()
+        rng = np.random.default_rng(0)
+        near = polygon[rng.integers(0, len(polygon), 1000)]
+        points = np.vstack(
+            [rng.uniform(-2, 2, (1000, 2)), near + rng.normal(0, 2 * tolerance, near.shape)]
+        )
+        frame = {"x": points[:, 0], "y": points[:, 1], "row": np.arange(len(points))}
+        with mock.patch("dashboard.views.rows.Path", wraps=Path) as path:
+            rows = rows_in_lasso(frame, "x", "y", polygon)
+        assert len(path.call_args.args[0]) <= 500
+        expected = np.flatnonzero(Path(polygon).contains_points(points))
+        differ = np.setxor1d(rows, expected)
+        assert len(differ) < 0.1 * len(near)
+        edges = np.stack([polygon, np.roll(polygon, -1, axis=0)], axis=1)
+        for point in points[differ]:
+            assert min_distance(point, edges) <= tolerance
+
+    def test_simplified_polygon_stays_within_the_tolerance(self):
+        rng = np.random.default_rng(1)
+        polygon = np.cumsum(rng.normal(0, 1, (2000, 2)), axis=0)
+        simple = simplify_polygon(polygon, 0.5)
+        assert 3 <= len(simple) < len(polygon)
+        edges = np.stack([simple, np.roll(simple, -1, axis=0)], axis=1)
+        assert max(min_distance(vertex, edges) for vertex in polygon) <= 0.5
+        np.testing.assert_array_equal(simplify_polygon(polygon, 0.0), polygon)
 
     def test_lasso_needs_three_vertices(self, store):
         assert rows_in_lasso(store.points, "x", "y", np.array([[0, 0], [1, 1]])).size == 0

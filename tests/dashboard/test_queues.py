@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard.data_store import data_version, load_objects, load_predictions
+from dashboard.data_store import GalaxyStore, data_version, load_objects, load_predictions
 from dashboard.queues import (
     QUEUES,
     confident,
@@ -18,8 +18,9 @@ from dashboard.queues import (
     uncertain,
     undecided_rows,
 )
-from galcore.recursion import _most_confident
+from galcore.recursion import next_training_set
 from store import NO_LABEL, SURVEYS, Decision, Workspace, set_mask
+from store.selection import top_confident
 from tests.dashboard.conftest import MISCLASSIFIED_ROWS
 
 DES = SURVEYS.index("des")
@@ -67,8 +68,8 @@ class TestConfident:
 
     def test_is_the_papers_top_n_per_class_grouped(self, objects, predictions):
         frame = confident(objects, predictions, top=5)
-        chosen = _most_confident(predictions["probs"], self._candidates(objects, predictions), 5)
-        assert frame["row"].tolist() == list(chosen)
+        rows, _ = top_confident(predictions["probs"], self._candidates(objects, predictions), 5)
+        assert frame["row"].tolist() == rows.tolist()
         assert frame["predicted"].tolist() == [0] * 5 + [1] * 5
 
     def test_each_class_surest_first(self, objects, predictions):
@@ -213,3 +214,70 @@ def test_undecided_rows_of_a_bulk_decision(objects, predictions):
     assert undecided_rows(frame, current, "approve").tolist() == [3]
     assert undecided_rows(frame, current, "relabel").tolist() == [3]
     assert undecided_rows(frame, current, "artefact").tolist() == [3, 199]
+
+
+class TestConfidentIsWhatRetrainingTakes:
+    """The confident queue holds exactly the pseudo-labels of `next_training_set`."""
+
+    TOP = 4
+
+    @pytest.fixture
+    def workspace(self, toy_workspace: Workspace) -> Workspace:
+        """Run r1 with tied probabilities, unlabelled rows in its training set and reviews."""
+        catalog = toy_workspace.catalog()
+        unlabelled = np.flatnonzero(set_mask(catalog.column("sets"), "unlabelled") & catalog.ok())
+        probs = np.full((len(catalog), 2), np.nan, dtype=np.float32)
+        probs[catalog.ok()] = [0.7, 0.3]
+        spiral = np.linspace(0.02, 0.98, len(unlabelled))
+        spiral[:6] = 0.02  # six ellipticals tie at the top: catalog order decides
+        spiral[-3:] = 0.98
+        probs[unlabelled] = np.c_[1 - spiral, spiral]
+        trained = np.r_[np.flatnonzero(set_mask(catalog.column("sets"), "train")), unlabelled[1]]
+        run = catalog.create_run("r1", parent=None)
+        run.write("probs", probs)
+        run.write("train_index", trained)
+        run.write("train_label", np.zeros(len(trained), dtype=np.int8))
+        ledger, ids = toy_workspace.ledger(), catalog.column("object_id")
+        for row, decision, label in [
+            (unlabelled[0], "approve", 0),
+            (unlabelled[2], "relabel", 1),
+            (unlabelled[-1], "artefact", None),
+            (unlabelled[-2], "unsure", None),
+        ]:
+            ledger.record_decision(int(ids[row]), decision, reviewer="ana", label=label)
+        object_id = int(ids[unlabelled[3]])
+        retracted = ledger.record_decision(object_id, "artefact", reviewer="ana")
+        ledger.record_decision(object_id, "retract", retracts=retracted, reviewer="ana")
+        return toy_workspace
+
+    @pytest.mark.parametrize("hide_decided", [False, True])
+    def test_queue_rows_are_the_next_runs_pseudo_labels(self, workspace, hide_decided):
+        catalog = workspace.catalog(mode="r")
+        current = workspace.ledger().current()
+        chosen = next_training_set(catalog, "r1", current, top=self.TOP)
+        run = catalog.run("r1")
+        reviewed = np.flatnonzero(decided_rows(catalog.column("object_id"), current))
+        not_pseudo = set(run.read("train_index").tolist()) | set(reviewed.tolist())
+        pseudo = {
+            row: label
+            for row, label in zip(chosen.rows.tolist(), chosen.labels.tolist(), strict=True)
+            if row not in not_pseudo
+        }
+        store = GalaxyStore(workspace=workspace, run="r1", hide_decided=hide_decided)
+        frame = store.queue_frame("confident", top=self.TOP)
+        undecided = ~np.isin(frame["row"], reviewed)
+        queued = dict(
+            zip(
+                frame["row"][undecided].tolist(),
+                frame["predicted"][undecided].tolist(),
+                strict=True,
+            )
+        )
+        assert queued == pseudo
+        assert len(queued) == chosen.n_pseudo == 2 * self.TOP
+        # Ties keep catalog order; the decided galaxies stay where they rank unless hidden.
+        unlabelled = np.flatnonzero(set_mask(catalog.column("sets"), "unlabelled") & catalog.ok())
+        ellipticals = [3, 4, 5, 6] if hide_decided else [0, 2, 3, 4, 5, 6]
+        spirals = [-3, -4, -5, -6] if hide_decided else [-3, -2, -1, -4, -5, -6]
+        shown = ellipticals + spirals
+        assert frame["row"].tolist() == unlabelled[shown].tolist()

@@ -139,7 +139,7 @@ class TestReviewView:
         store.param.update(selected_row=1, reviewer="<img src=x onerror=alert(1)>" + "x" * 100)
         self._buttons(view)["Approve"].clicks += 1
         assert "reviewer must be at most" in view._error.object
-        assert "&lt;img src=x onerror=alert(1)&gt;" in view._error.object
+        assert "&#60;img src=x onerror=alert(1)&#62;" in view._error.object
         assert "<img" not in view._error.object
 
     def test_status_without_selection(self, store):
@@ -176,7 +176,7 @@ class TestReviewText:
         history = [_decision(reviewer=hostile)]
         for text in (make_status_line(history), make_history_markdown(history)):
             assert "<img" not in text
-            assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in text
+            assert '&#60;img src=x onerror="alert(1)"&#62;' in text
             assert "**x**" not in text
         assert len(make_history_markdown(history).splitlines()[2].split(" | ")) == 5
 
