@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_dashboard.py [--n 1000000] [--baseline-n 100000] [--workspace WS]
 
-Writes a throw-away workspace of N objects through the store API (`store.CatalogWriter` with 8 px
+Writes a throw-away workspace of N objects through the session API (`store.CatalogWriter` with 8 px
 random images, 64 per chunk; a run ``r1`` with random ``probs`` and a clustered ``embedding``
 written with `Run.write`; no training), or uses WS if given (it is built there if missing and
 kept). The measurements run in a fresh Python process, as a new server would, and report:
@@ -15,7 +15,7 @@ kept). The measurements run in a fresh Python process, as a new server would, an
   holding only that view: JSON plus binary buffers); for the baseline, today's Plotly view at
   `--baseline-n` points (also the bytes of its figure JSON);
 - the time from a box (and a lasso) selection of about 10,000 points in the 2-D projection to
-  `GalaxyStore.selection` being set, to the thumbnail grid (`GridView`) showing the first page
+  `ReviewSession.selection` being set, to the thumbnail grid (`GridView`) showing the first page
   of the selection (its HTML built, with the rows' statuses from the ledger), and until every
   view of the session has redrawn;
 - the process's memory (RSS) after loading: after the imports, after one session with every
@@ -51,7 +51,7 @@ GOALS = {"render_s": 2.0, "bytes": 2_000_000, "selection_ms": 300.0}  # selectio
 IMAGE_SIZE = 8
 
 
-def make_workspace(root: Path, n: int, seed: int = 0) -> Workspace:
+def make_workspace(root: Path, n: int, seed: int = 0, *, image_size: int = IMAGE_SIZE) -> Workspace:
     """Write a catalog of `n` random objects and a run ``r1`` with probabilities and embedding."""
     rng = np.random.default_rng(seed)
     workspace = Workspace(root)
@@ -66,11 +66,11 @@ def make_workspace(root: Path, n: int, seed: int = 0) -> Workspace:
         columns["label"] < 0, sets_code(["unlabelled"]), sets_code(["train"])
     )
     writer = CatalogWriter(
-        workspace.catalog_path, columns, image_size=IMAGE_SIZE, status_codes=["ok"]
+        workspace.catalog_path, columns, image_size=image_size, status_codes=["ok"]
     )
     block = IMAGE_CHUNK * 1024
     for start in range(0, n, block):
-        shape = (min(block, n - start), IMAGE_SIZE, IMAGE_SIZE, 3)
+        shape = (min(block, n - start), image_size, image_size, 3)
         writer.write_images(start, rng.integers(0, 256, shape, dtype=np.uint8))
     writer.commit()
     p_spiral = np.clip(np.where(truth == 1, 0.85, 0.15) + rng.normal(0, 0.1, n), 0, 1)
@@ -177,7 +177,7 @@ def on_selection(event: Any) -> None:  # noqa: ANN401
 def on_grid(grid: Any) -> None:  # noqa: ANN401
     """Note when the grid first shows rows of the new selection (its HTML is then built)."""
     rows = grid.page["row"]
-    if MARKS["page"] is None and len(rows) and np.isin(rows, grid.store.selection).all():
+    if MARKS["page"] is None and len(rows) and np.isin(rows, grid.session.selection).all():
         MARKS["page"] = time.perf_counter()
 
 
@@ -198,15 +198,15 @@ def time_selection(select: Callable[[], None]) -> dict[str, float]:
 
 
 def session_views(workspace: Workspace) -> list[Any]:
-    """Open a session (a store) and render its views and grid, as a browser tab would."""
-    from dashboard.data_store import GalaxyStore
+    """Open a session (a session) and render its views and grid, as a browser tab would."""
+    from dashboard.session import ReviewSession
     from dashboard.views.embedding import EmbeddingView, ProjectionView
     from dashboard.views.grid import GridView
     from dashboard.views.sky import SkyView
 
-    store = GalaxyStore(workspace=workspace)
-    store.param.watch(on_selection, "selection")
-    views = [cls(store=store) for cls in (ProjectionView, SkyView, EmbeddingView, GridView)]
+    session = ReviewSession(workspace=workspace)
+    session.param.watch(on_selection, "selection")
+    views = [cls(session=session) for cls in (ProjectionView, SkyView, EmbeddingView, GridView)]
     grid = views[-1]
     grid._grid.param.watch(lambda _: on_grid(grid), "markup")  # noqa: SLF001 (the page's HTML)
     for view in views:
@@ -218,23 +218,23 @@ def measure_views(workspace: Workspace, baseline_n: int) -> dict[str, Any]:
     """Time each view's first render in a new session, and the baseline's, with their bytes."""
     import panel as pn
 
-    from dashboard.data_store import GalaxyStore
+    from dashboard.session import ReviewSession
     from dashboard.views.embedding import EmbeddingView, ProjectionView, make_embedding_figure
     from dashboard.views.sky import SkyView
 
     result: dict[str, Any] = {}
     for name, cls in (("projection", ProjectionView), ("sky", SkyView), ("3-D", EmbeddingView)):
-        store = GalaxyStore(workspace=workspace)
-        seconds, size, view = render(lambda cls=cls, store=store: cls(store=store))
-        result[name] = {"render_s": seconds, "bytes": size, "n": store.count}
+        session = ReviewSession(workspace=workspace)
+        seconds, size, view = render(lambda cls=cls, session=session: cls(session=session))
+        result[name] = {"render_s": seconds, "bytes": size, "n": session.count}
     (figure,) = view.__panel__().select(pn.pane.Plotly)
     result["3-D json"] = len(figure.object.to_json())
-    sample = np.sort(np.random.default_rng(0).choice(store.count, baseline_n, replace=False))
-    frame = {name: values[sample] for name, values in store.frame.items()}
+    sample = np.sort(np.random.default_rng(0).choice(session.count, baseline_n, replace=False))
+    frame = {name: values[sample] for name, values in session.frame.items()}
     seconds, size, pane = render(lambda: pn.pane.Plotly(baseline_figure(frame)))
     result["baseline"] = {"render_s": seconds, "bytes": size, "n": baseline_n}
     result["baseline_json"] = len(pane.object.to_json())
-    points = store.points.iloc[sample]
+    points = session.points.iloc[sample]
     seconds, size, _ = render(lambda: pn.pane.Plotly(make_embedding_figure(points)))
     result["3-D small"] = {"render_s": seconds, "bytes": size, "n": baseline_n}
     return result
@@ -242,9 +242,9 @@ def measure_views(workspace: Workspace, baseline_n: int) -> dict[str, Any]:
 
 def measure_selection(projection: Any) -> dict[str, Any]:  # noqa: ANN401
     """Time box and lasso selections of about `BOX_POINTS` points, and one zoom."""
-    store = projection.store
+    session = projection.session
     bounds, lasso, zoom = projection._bounds, projection._lasso, projection._range  # noqa: SLF001 (the browser's events)
-    x, y = (store.points[name].to_numpy() for name in projection.axes())
+    x, y = (session.points[name].to_numpy() for name in projection.axes())
     spread = float(np.std(x))
     boxes = [box_around_median(x, y, BOX_POINTS, 0.1 * k * spread) for k in range(REPEATS)]
     angles = np.linspace(0, 2 * np.pi, 64)
@@ -282,7 +282,7 @@ def measure(root: Path, baseline_n: int) -> dict[str, Any]:
     session_views(workspace)
     result["session_warm_s"] = time.perf_counter() - began
     result["rss_per_session"] = rss_mb() - result["rss_session"]
-    result["n"] = first[0].store.count
+    result["n"] = first[0].session.count
     result |= measure_views(workspace, baseline_n)
     return result | measure_selection(first[0])
 

@@ -6,7 +6,8 @@ It reads and writes through `store` only and never imports TensorFlow.
 
 from __future__ import annotations
 
-from dashboard.data_store import Galaxy, GalaxyStore
+from dashboard.data import Galaxy
+from dashboard.session import ReviewSession
 from dashboard.thumbnails import thumbnail_png
 
-__all__ = ["Galaxy", "GalaxyStore", "thumbnail_png"]
+__all__ = ["Galaxy", "ReviewSession", "thumbnail_png"]

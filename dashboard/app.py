@@ -17,16 +17,16 @@ from pathlib import Path
 
 import panel as pn
 
-from dashboard.data_store import GalaxyStore
 from dashboard.notices import markdown_text, page_notices
+from dashboard.session import ReviewSession
 from dashboard.views import (
     DecisionsView,
     EmbeddingView,
     GalaxyView,
     GridView,
-    JobsView,
     MetricsView,
     ProjectionView,
+    RetrainView,
     ReviewView,
     SkyView,
 )
@@ -38,7 +38,7 @@ __all__ = [
     "URL_PARAMETERS",
     "build_app",
     "build_error_page",
-    "open_store",
+    "open_session",
     "parse_workspace",
 ]
 
@@ -48,7 +48,7 @@ _SIDEBAR_WIDTH = 260
 _GALAXY_WIDTH = 440
 
 URL_PARAMETERS = {"run": "run", "selected_row": "row", "queue": "queue", "page": "page"}
-"""GalaxyStore parameters kept in the URL, and their query names."""
+"""ReviewSession parameters kept in the URL, and their query names."""
 
 
 def parse_workspace(argv: Sequence[str]) -> Path | None:
@@ -70,7 +70,7 @@ def parse_workspace(argv: Sequence[str]) -> Path | None:
     return args.workspace
 
 
-def open_store(workspace: Path | None) -> GalaxyStore:
+def open_session(workspace: Path | None) -> ReviewSession:
     """Open the workspace's newest embedded run (or its newest run, or none yet).
 
     Parameters
@@ -80,8 +80,8 @@ def open_store(workspace: Path | None) -> GalaxyStore:
 
     Returns
     -------
-    GalaxyStore
-        The store, showing the newest run with an embedding; without one, the newest run with
+    ReviewSession
+        The session, showing the newest run with an embedding; without one, the newest run with
         predictions, else the newest run, else no run (the catalog's galaxies only).
 
     Raises
@@ -102,21 +102,21 @@ def open_store(workspace: Path | None) -> GalaxyStore:
             f" for a demo, or 'galcore curate' to build one from survey files"
         )
         raise StoreNotFoundError(msg)
-    return GalaxyStore(workspace=ws)
+    return ReviewSession(workspace=ws)
 
 
 def build_app(
-    store: GalaxyStore, url_args: dict[str, list[bytes]] | None = None
+    session: ReviewSession, url_args: dict[str, list[bytes]] | None = None
 ) -> pn.template.BootstrapTemplate:
-    """Return the dashboard page of a store.
+    """Return the dashboard page of a session.
 
     Parameters
     ----------
-    store
-        The store the views share.
+    session
+        The session the views share.
     url_args
         The query arguments of the page's link; by default the served session's. Each valid
-        one is applied to the store; the others, and a workspace without runs, get a warning
+        one is applied to the session; the others, and a workspace without runs, get a warning
         above the tabs (`dashboard.notices.page_notices`).
 
     Returns
@@ -129,28 +129,30 @@ def build_app(
         from the internet.
     """
     args = pn.state.session_args if url_args is None else url_args
-    notices = page_notices(store, args, URL_PARAMETERS)  # the link's values first
+    notices = page_notices(session, args, URL_PARAMETERS)  # the link's values first
     views = pn.Tabs(
-        ("Embedding", ProjectionView(store=store)),
-        ("Sky", SkyView(store=store)),
-        ("3-D", EmbeddingView(store=store)),
+        ("Embedding", ProjectionView(session=session)),
+        ("Sky", SkyView(session=session)),
+        ("3-D", EmbeddingView(session=session)),
         dynamic=True,  # only the visible view is sent to the browser
     )
-    galaxy = pn.Column(GalaxyView(store=store), ReviewView(store=store), width=_GALAXY_WIDTH)
+    galaxy = pn.Column(
+        GalaxyView(session=session), ReviewView(session=session), width=_GALAXY_WIDTH
+    )
     review = pn.Column(
         pn.Row(views, galaxy, sizing_mode="stretch_width"),
-        GridView(store=store),
+        GridView(session=session),
         sizing_mode="stretch_width",
     )
     tabs = pn.Tabs(
         ("Review", review),
-        ("Decisions", DecisionsView(store=store)),
-        ("Metrics", MetricsView(store=store)),
-        ("Retrain", JobsView(store=store)),
+        ("Decisions", DecisionsView(session=session)),
+        ("Metrics", MetricsView(session=session)),
+        ("Retrain", RetrainView(session=session)),
         sizing_mode="stretch_width",
     )
     return pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[store], main=[*notices, tabs], sidebar_width=_SIDEBAR_WIDTH
+        title=TITLE, sidebar=[session], main=[*notices, tabs], sidebar_width=_SIDEBAR_WIDTH
     )
 
 
@@ -177,14 +179,14 @@ def _serve() -> None:
     pn.extension("plotly", "tabulator")
     warm_up()  # datashader's compilation, once per server process
     try:
-        store = open_store(parse_workspace(sys.argv[1:]))
+        session = open_session(parse_workspace(sys.argv[1:]))
     except StoreError as error:
         build_error_page(str(error)).servable()
         return
     if pn.state.user:  # served with --basic-auth or OAuth: decisions carry the login name
-        store.param.update(reviewer=pn.state.user, signed_in=True)
-    pn.state.location.sync(store, URL_PARAMETERS)
-    build_app(store).servable()
+        session.param.update(reviewer=pn.state.user, signed_in=True)
+    pn.state.location.sync(session, URL_PARAMETERS)
+    build_app(session).servable()
 
 
 if pn.state.served:

@@ -33,6 +33,7 @@ __all__ = [
     "COLOR_COLUMNS",
     "NO_LABEL_NAME",
     "REVIEW_STATES",
+    "SELECTION_PARAMETERS",
     "Galaxy",
     "data_version",
     "embedded_runs",
@@ -76,7 +77,8 @@ _OBJECT_COLUMNS = (
     "sets",
 )
 _RUN_ARRAYS = ("probs", "embedding")
-_SELECTION = ("selected_ids", "selected_row")
+SELECTION_PARAMETERS = ("selected_ids", "selected_row")
+"""The session parameters that name the selection, set after the run and the filters."""
 
 
 def data_version(workspace: Workspace, run: str | None = None) -> int:

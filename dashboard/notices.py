@@ -14,8 +14,9 @@ import panel as pn
 import param
 from panel.util import parse_query
 
-from dashboard.data_store import Galaxy, GalaxyStore
+from dashboard.data import Galaxy
 from dashboard.run_state import missing_message, no_run_message
+from dashboard.session import ReviewSession
 from dashboard.text import plain
 from dashboard.thumbnails import ImageUnavailableError, thumbnail_png
 from store import LedgerLockedError, StoreError, Workspace
@@ -35,13 +36,13 @@ markdown_text = plain
 """Text (a file name, what a link or a person gave) as plain Markdown: `dashboard.text.plain`."""
 
 
-def missing_alert(store: GalaxyStore, array: str) -> pn.pane.Alert:
-    """Return a warning that follows the store's run and shows while the run lacks `array`.
+def missing_alert(session: ReviewSession, array: str) -> pn.pane.Alert:
+    """Return a warning that follows the session's run and shows while the run lacks `array`.
 
     Parameters
     ----------
-    store
-        The session's store.
+    session
+        The dashboard session.
     array
         ``"probs"`` or ``"embedding"`` (see `dashboard.run_state.missing_message`).
 
@@ -54,12 +55,12 @@ def missing_alert(store: GalaxyStore, array: str) -> pn.pane.Alert:
 
     def update(*_: param.parameterized.Event) -> None:
         try:
-            text = missing_message(store.workspace, store.run, array)
+            text = missing_message(session.workspace, session.run, array)
         except StoreError as error:  # the run went away
             text = str(error)
         alert.param.update(object=markdown_text(text), visible=bool(text))
 
-    store.param.watch(update, "run")
+    session.param.watch(update, "run")
     update()
     return alert
 
@@ -102,16 +103,16 @@ def image_problem(workspace: Workspace, galaxy: Galaxy | None) -> str:
     return ""
 
 
-def _url_problem(store: GalaxyStore, name: str, key: str, text: str) -> str:
-    """Say why the link's value `text` of query key `key` (store parameter `name`) is unused."""
+def _url_problem(session: ReviewSession, name: str, key: str, text: str) -> str:
+    """Say why the link's value `text` of query key `key` (session parameter `name`) is unused."""
     quoted = repr(text if len(text) <= _LONGEST else text[:_LONGEST] + "…")
     if name == "run":
-        runs = ", ".join(store.param.run.objects)
+        runs = ", ".join(session.param.run.objects)
         has = f"its runs: {runs}" if runs else "it has no run yet"
-        shown = f"run {store.run} is shown" if store.run else "no run is shown"
+        shown = f"run {session.run} is shown" if session.run else "no run is shown"
         return f"The link asks for run {quoted}, which this workspace lacks ({has}): {shown}."
     if name == "selected_row":
-        low, high = store.param.selected_row.bounds
+        low, high = session.param.selected_row.bounds
         return (
             f"The link asks for catalog row {quoted}, which is not a galaxy of this catalog"
             f" (rows {low} to {high}): no galaxy is opened from it."
@@ -120,17 +121,17 @@ def _url_problem(store: GalaxyStore, name: str, key: str, text: str) -> str:
 
 
 def apply_url_args(
-    store: GalaxyStore, args: Mapping[str, Sequence[bytes]], parameters: Mapping[str, str]
+    session: ReviewSession, args: Mapping[str, Sequence[bytes]], parameters: Mapping[str, str]
 ) -> list[str]:
-    """Apply the link's query values to the store one by one; say which could not be applied.
+    """Apply the link's query values to the session one by one; say which could not be applied.
 
     Panel applies a link's values all at once and silently drops them all when one is bad;
     this applies each valid one (in the order of `parameters`) and names the others.
 
     Parameters
     ----------
-    store
-        The session's store.
+    session
+        The dashboard session.
     args
         The request's query arguments (``pn.state.session_args``).
     parameters
@@ -147,23 +148,23 @@ def apply_url_args(
             continue
         text = args[key][-1].decode("utf-8", "replace")
         value = parse_query("?" + urlencode({key: text})).get(key, text)  # as Panel reads it
-        if value == getattr(store, name):
+        if value == getattr(session, name):
             continue
         try:
-            setattr(store, name, value)
+            setattr(session, name, value)
         except (ValueError, TypeError, StoreError):
-            problems.append(_url_problem(store, name, key, text))
+            problems.append(_url_problem(session, name, key, text))
     return problems
 
 
 def page_notices(
-    store: GalaxyStore, args: Mapping[str, Sequence[bytes]], parameters: Mapping[str, str]
+    session: ReviewSession, args: Mapping[str, Sequence[bytes]], parameters: Mapping[str, str]
 ) -> list[pn.pane.Alert]:
     """Return the warnings shown above the page: no run yet, and what the link got wrong.
 
     Parameters
     ----------
-    store, args, parameters
+    session, args, parameters
         As in `apply_url_args`, which this calls.
 
     Returns
@@ -171,8 +172,8 @@ def page_notices(
     list of panel.pane.Alert
         Empty when there is nothing to say.
     """
-    texts = [] if store.param.run.objects else [no_run_message(store.workspace)]
-    texts += apply_url_args(store, args, parameters)
+    texts = [] if session.param.run.objects else [no_run_message(session.workspace)]
+    texts += apply_url_args(session, args, parameters)
     return [
         pn.pane.Alert(markdown_text(text), alert_type="warning", sizing_mode="stretch_width")
         for text in texts

@@ -1,7 +1,7 @@
 """Review queues: which galaxies a reviewer looks at, in which order.
 
-Pure functions of the catalog's object columns (`dashboard.data_store.load_objects`), a run's
-arrays (`dashboard.data_store.load_predictions`) and the ledger's state (`decided_rows` of
+Pure functions of the catalog's object columns (`dashboard.session.load_objects`), a run's
+arrays (`dashboard.session.load_predictions`) and the ledger's state (`decided_rows` of
 `store.Ledger.current`). Each returns a frame (`queue_frame`) of catalog rows in review order,
 with what a reviewer needs beside each thumbnail. Every queue leaves out the rows in `decided`,
 when given, so a reviewer can hide the galaxies that already have a decision. The `confident`
@@ -285,7 +285,7 @@ def selection(
     objects, predictions, decided
         As in `confident`.
     selection
-        Catalog rows (`GalaxyStore.selection`).
+        Catalog rows (`ReviewSession.selection`).
 
     Returns
     -------

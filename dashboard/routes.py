@@ -38,7 +38,7 @@ from urllib.parse import urlencode
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, RequestHandler
 
-from dashboard.data_store import data_version
+from dashboard.data import data_version
 from dashboard.thumbnails import (
     ImageUnavailableError,
     cached_thumbnail_png,

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from dashboard.data_store import data_version
+from dashboard.data import data_version
 from store import Catalog, StoreError, Workspace
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The dashboard's views; each shows part of the shared `GalaxyStore`."""
+"""The dashboard's views; each shows part of the shared `ReviewSession`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from dashboard.views.embedding import (
 from dashboard.views.galaxy import GalaxyView, make_galaxy_markdown
 from dashboard.views.grid import GridView
 from dashboard.views.grid_cells import make_cell_html, make_grid_html
-from dashboard.views.jobs import JobsView, make_job_html, make_log_html
 from dashboard.views.metrics import MetricsView, make_metrics_figure, make_metrics_table
+from dashboard.views.retrain import RetrainView, make_job_html, make_log_html
 from dashboard.views.review import ReviewView, make_history_markdown, make_status_line
 from dashboard.views.sky import SkyView, make_sky_plot
 
@@ -23,9 +23,9 @@ __all__ = [
     "EmbeddingView",
     "GalaxyView",
     "GridView",
-    "JobsView",
     "MetricsView",
     "ProjectionView",
+    "RetrainView",
     "ReviewView",
     "SkyView",
     "View",

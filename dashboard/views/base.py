@@ -5,20 +5,20 @@ from __future__ import annotations
 import param
 from panel.viewable import Viewer
 
-from dashboard.data_store import GalaxyStore
+from dashboard.session import ReviewSession
 
 __all__ = ["View"]
 
 
 class View(Viewer):
-    """A view of the shared `GalaxyStore`; views link to each other only through the store.
+    """A view of the shared `ReviewSession`; views link to each other only through the session.
 
     Parameters
     ----------
-    store
-        The store whose data, filters and selection the view shows.
+    session
+        The session whose data, filters and selection the view shows.
     """
 
-    store = param.ClassSelector(
-        class_=GalaxyStore, doc="The shared data, filters and selection that the view shows."
+    session = param.ClassSelector(
+        class_=ReviewSession, doc="The shared data, filters and selection that the view shows."
     )

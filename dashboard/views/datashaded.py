@@ -1,7 +1,7 @@
-"""Datashaded scatter plots of the store's rows, with box, lasso and tap selection.
+"""Datashaded scatter plots of the session's rows, with box, lasso and tap selection.
 
-The pure functions draw and query a frame (`GalaxyStore.points`, or any mapping of equal-length
-columns with ascending catalog rows in ``row``); `ScatterView` wires them to the store. Points
+The pure functions draw and query a frame (`ReviewSession.points`, or any mapping of equal-length
+columns with ascending catalog rows in ``row``); `ScatterView` wires them to the session. Points
 are aggregated into an image on the server (datashader), so what the browser receives does not
 grow with the catalog; only the selection is drawn as points, at most `MAX_SHOWN` of them.
 """
@@ -22,7 +22,7 @@ import panel as pn
 import param
 from holoviews.operation.datashader import datashade, dynspread
 
-from dashboard.data_store import COLOR_COLUMNS, NO_LABEL_NAME, REVIEW_STATES
+from dashboard.data import COLOR_COLUMNS, NO_LABEL_NAME, REVIEW_STATES
 from dashboard.views.base import View
 from dashboard.views.rows import (
     Frame,
@@ -258,17 +258,17 @@ def _extent(values: np.ndarray, shown: tuple[float, float] | None) -> float:
 
 
 class ScatterView(View):
-    """Base of the datashaded views of `GalaxyStore.points`, linked through the store.
+    """Base of the datashaded views of `ReviewSession.points`, linked through the session.
 
-    A box or lasso selects the rows inside it (`GalaxyStore.select_rows`), a tap opens the
-    nearest galaxy (`GalaxyStore.selected_row`); the selection is drawn over the image.
+    A box or lasso selects the rows inside it (`ReviewSession.select_rows`), a tap opens the
+    nearest galaxy (`ReviewSession.selected_row`); the selection is drawn over the image.
     Subclasses name the two columns on the axes (`axes`) and draw the image (`_draw`).
     """
 
     def __init__(self, **params: Any) -> None:  # noqa: ANN401
         super().__init__(**params)
         self._pane = pn.pane.HoloViews(self._plot(), linked_axes=False)
-        watch = self.store.param.watch
+        watch = self.session.param.watch
         watch(self._on_filters, ["color_by", "misclassified_only", "survey"])
         watch(self._on_ledger_state, "ledger_state")
         watch(self._on_selection, ["selection", "selected_row"])
@@ -306,36 +306,36 @@ class ScatterView(View):
     def _image(
         self, x_range: tuple[float, float] | None, y_range: tuple[float, float] | None
     ) -> hv.Element:
-        """Draw the store's rows over the plot's area (which a flipped axis reports reversed)."""
+        """Draw the session's rows over the plot's area (which a flipped axis reports reversed)."""
         x_range, y_range = (
             None if span is None else tuple(sorted(span)) for span in (x_range, y_range)
         )
-        return self._draw(self.store.points, x_range=x_range, y_range=y_range)
+        return self._draw(self.session.points, x_range=x_range, y_range=y_range)
 
     def _selected(self) -> hv.Overlay:
-        """Draw the store's selection and open galaxy."""
+        """Draw the session's selection and open galaxy."""
         x, y = self.axes()
         return make_selection_plot(
-            self.store.points,
+            self.session.points,
             x,
             y,
-            selection=self.store.selection,
-            selected_row=self.store.selected_row,
+            selection=self.session.selection,
+            selected_row=self.session.selected_row,
         )
 
     def _on_bounds(self, bounds: tuple[float, float, float, float] | None) -> None:
         """Select the rows in the box."""
         if bounds is not None:
-            self.store.select_rows(rows_in_bounds(self.store.points, *self.axes(), bounds))
+            self.session.select_rows(rows_in_bounds(self.session.points, *self.axes(), bounds))
 
     def _on_lasso(self, geometry: np.ndarray | None) -> None:
         """Select the rows in the lasso."""
         if geometry is not None:
-            self.store.select_rows(rows_in_lasso(self.store.points, *self.axes(), geometry))
+            self.session.select_rows(rows_in_lasso(self.session.points, *self.axes(), geometry))
 
     def _on_tap(self, x: float | None, y: float | None) -> None:
         """Open the galaxy nearest to the tap, if one is within `TAP_PIXELS`."""
-        frame, axes = self.store.points, self.axes()
+        frame, axes = self.session.points, self.axes()
         if x is None or y is None or not len(frame):
             return
         shown = (self._range.x_range, self._range.y_range)
@@ -345,7 +345,7 @@ class ScatterView(View):
         )
         row = nearest_row(frame, *axes, (x, y), radius)
         if row is not None:
-            self.store.selected_row = row
+            self.session.selected_row = row
 
     def _on_filters(self, *_: param.parameterized.Event) -> None:
         """Redraw the image and the selection for new rows or colours."""
@@ -354,7 +354,7 @@ class ScatterView(View):
 
     def _on_ledger_state(self, *_: param.parameterized.Event) -> None:
         """Redraw the image when it shows review states."""
-        if self.store.color_by == "review":
+        if self.session.color_by == "review":
             self._data.event()
 
     def _on_selection(self, *_: param.parameterized.Event) -> None:
@@ -365,15 +365,15 @@ class ScatterView(View):
         """Show a new plot (new axes or run): the old zoom no longer applies."""
         self._pane.object = self._plot()
 
-    @param.depends("store.color_by")
+    @param.depends("session.color_by")
     def _legend(self) -> str:
         """Return the legend of the current colouring."""
-        return make_legend(self.store.color_by)
+        return make_legend(self.session.color_by)
 
     def _controls(self) -> list[pn.viewable.Viewable]:
         """Return the widgets shown above the plot."""
         clear = pn.widgets.Button(name="Clear selection", button_type="light")
-        clear.on_click(lambda _: self.store.select_rows(_EMPTY))
+        clear.on_click(lambda _: self.session.select_rows(_EMPTY))
         return [clear]
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -2,8 +2,8 @@
 
 The table shows one page (`PAGE_SIZE` decisions, newest first) read from the ledger, never the
 whole ledger; the counts and the number of pages are counted by the ledger too. The view
-follows `GalaxyStore.ledger_state`, and, while served, reads the ledger's state every
-`POLL_PERIOD_MS` milliseconds (`GalaxyStore.refresh_ledger`), so every view of a session shows
+follows `ReviewSession.ledger_state`, and, while served, reads the ledger's state every
+`POLL_PERIOD_MS` milliseconds (`ReviewSession.refresh_ledger`), so every view of a session shows
 the decisions other reviewers record within seconds.
 """
 
@@ -150,11 +150,11 @@ class DecisionsView(View):
         else:
             self._refresh()
 
-    @param.depends("page", "store.ledger_state", watch=True)
+    @param.depends("page", "session.ledger_state", watch=True)
     def _refresh(self) -> None:
         """Read the ledger: the filters' choices, one page of the table and the counts."""
-        ledger = self.store.ledger
-        runs = set(ledger.names("run")) | set(self.store.param.run.objects)
+        ledger = self.session.ledger
+        runs = set(ledger.names("run")) | set(self.session.param.run.objects)
         self.param.reviewer.objects = [ALL, *ledger.names("reviewer")]
         self.param.run.objects = [ALL, *sorted(runs)]
         filters = self.filters
@@ -175,7 +175,7 @@ class DecisionsView(View):
         session = pn.state.curdoc and pn.state.curdoc.session_context
         if session and self._poll is None:
             self._poll = pn.state.add_periodic_callback(
-                self.store.refresh_ledger, period=POLL_PERIOD_MS
+                self.session.refresh_ledger, period=POLL_PERIOD_MS
             )
         newer = pn.widgets.Button(name="◀ Newer")
         newer.on_click(lambda _: self.turn(-1))

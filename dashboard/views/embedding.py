@@ -16,7 +16,7 @@ import panel as pn
 import param
 import plotly.graph_objects as go
 
-from dashboard.data_store import COLOR_COLUMNS, NO_LABEL_NAME
+from dashboard.data import COLOR_COLUMNS, NO_LABEL_NAME
 from dashboard.notices import missing_alert
 from dashboard.views.base import View
 from dashboard.views.datashaded import (
@@ -75,7 +75,7 @@ def make_embedding_plot(
     Parameters
     ----------
     frame
-        Plot data with columns ``x``, ``y``, ``z`` and `color_by`, e.g. `GalaxyStore.points`.
+        Plot data with columns ``x``, ``y``, ``z`` and `color_by`, e.g. `ReviewSession.points`.
     projection
         One of `PROJECTIONS`.
     color_by, x_range, y_range, width, height
@@ -93,7 +93,7 @@ def make_embedding_plot(
 
     Examples
     --------
-    >>> plot = make_embedding_plot(store.points, projection="x-z")  # doctest: +SKIP
+    >>> plot = make_embedding_plot(session.points, projection="x-z")  # doctest: +SKIP
     """
     if projection not in PROJECTIONS:
         msg = f"projection must be one of {', '.join(PROJECTIONS)}, got {projection!r}"
@@ -206,7 +206,7 @@ def make_embedding_figure(
     ----------
     frame
         Plot data with columns ``row``, ``object_id``, ``x``, ``y``, ``z``, ``confidence`` and
-        the category columns, e.g. `GalaxyStore.points`.
+        the category columns, e.g. `ReviewSession.points`.
     color_by
         One of `COLOR_COLUMNS`: one trace per category, or one on the confidence scale.
     selection
@@ -229,7 +229,7 @@ def make_embedding_figure(
 
     Examples
     --------
-    >>> figure = make_embedding_figure(store.points, color_by="label")  # doctest: +SKIP
+    >>> figure = make_embedding_figure(session.points, color_by="label")  # doctest: +SKIP
     """
     if color_by not in COLOR_COLUMNS:
         msg = f"color_by must be one of {', '.join(COLOR_COLUMNS)}, got {color_by!r}"
@@ -262,7 +262,7 @@ def make_embedding_figure(
 
 
 class EmbeddingView(View):
-    """The 3-D embedding: a bounded sample of the store's rows and its selection.
+    """The 3-D embedding: a bounded sample of the session's rows and its selection.
 
     Clicking a point opens that galaxy. A 3-D click fires on mouse-down, so starting a
     rotation on a point also opens it.
@@ -278,37 +278,37 @@ class EmbeddingView(View):
         )
         self._plot.param.watch(self._on_click_data, "click_data")
         names = ["color_by", "misclassified_only", "run", "selected_row", "selection", "survey"]
-        self.store.param.watch(self._redraw, names)
-        self.store.param.watch(self._on_ledger_state, "ledger_state")
+        self.session.param.watch(self._redraw, names)
+        self.session.param.watch(self._on_ledger_state, "ledger_state")
 
     def _figure(self) -> go.Figure:
-        """Draw the store's rows (none when the run has no embedding)."""
-        points = self.store.points
+        """Draw the session's rows (none when the run has no embedding)."""
+        points = self.session.points
         return make_embedding_figure(
             points if points["x"].notna().any() else points.iloc[:0],
-            color_by=self.store.color_by,
-            selection=self.store.selection,
-            selected_row=self.store.selected_row,
+            color_by=self.session.color_by,
+            selection=self.session.selection,
+            selected_row=self.session.selected_row,
         )
 
     def _redraw(self, *_: param.parameterized.Event) -> None:
-        """Show the figure of the store's current state."""
+        """Show the figure of the session's current state."""
         self._plot.object = self._figure()
 
     def _on_ledger_state(self, *_: param.parameterized.Event) -> None:
         """Redraw when the figure shows review states."""
-        if self.store.color_by == "review":
+        if self.session.color_by == "review":
             self._redraw()
 
     def _on_click_data(self, event: param.parameterized.Event) -> None:
         """Open the clicked galaxy."""
         points = (event.new or {}).get("points") or []
         if points:
-            self.store.selected_row = int(points[0]["customdata"])
+            self.session.selected_row = int(points[0]["customdata"])
 
     def __panel__(self) -> pn.viewable.Viewable:
         """Return the plot, under a warning while the run has no embedding."""
-        return pn.Column(missing_alert(self.store, "embedding"), self._plot)
+        return pn.Column(missing_alert(self.session, "embedding"), self._plot)
 
 
 class ProjectionView(ScatterView):
@@ -333,7 +333,7 @@ class ProjectionView(ScatterView):
         return make_embedding_plot(
             frame,
             projection=self.projection,
-            color_by=self.store.color_by,
+            color_by=self.session.color_by,
             x_range=x_range,
             y_range=y_range,
         )
@@ -350,4 +350,4 @@ class ProjectionView(ScatterView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         """Return the controls, plot and legend, under a warning while there is no embedding."""
-        return pn.Column(missing_alert(self.store, "embedding"), super().__panel__())
+        return pn.Column(missing_alert(self.session, "embedding"), super().__panel__())

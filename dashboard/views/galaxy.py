@@ -1,11 +1,11 @@
-"""The selected galaxy: its thumbnail from the store and what the catalog and the run say."""
+"""The selected galaxy: its thumbnail from the session and what the catalog and the run say."""
 
 from __future__ import annotations
 
 import panel as pn
 import param
 
-from dashboard.data_store import Galaxy
+from dashboard.data import Galaxy
 from dashboard.notices import image_problem
 from dashboard.text import plain
 from dashboard.thumbnails import ImageUnavailableError, placeholder_png, thumbnail_png
@@ -63,20 +63,20 @@ def make_galaxy_markdown(galaxy: Galaxy | None) -> str:
 class GalaxyView(View):
     """The selected galaxy's thumbnail, upscaled from the stored image, and its details."""
 
-    @param.depends("store.selected_row")
+    @param.depends("session.selected_row")
     def _thumbnail(self) -> bytes | None:
         """Render the selected galaxy's stored image (a placeholder if it cannot be read)."""
-        row = self.store.selected_row
+        row = self.session.selected_row
         try:
-            return None if row is None else thumbnail_png(self.store.workspace, row)
+            return None if row is None else thumbnail_png(self.session.workspace, row)
         except ImageUnavailableError:  # `_details` says why
             return placeholder_png(THUMBNAIL_SIZE)
 
-    @param.depends("store.run", "store.selected_row")
+    @param.depends("session.run", "session.selected_row")
     def _details(self) -> str:
         """Describe the selected galaxy; say so if its image cannot be read."""
-        galaxy = self.store.galaxy
-        problem = image_problem(self.store.workspace, galaxy)
+        galaxy = self.session.galaxy
+        problem = image_problem(self.session.workspace, galaxy)
         return make_galaxy_markdown(galaxy) + (f"\n\n> {plain(problem)}" if problem else "")
 
     def __panel__(self) -> pn.viewable.Viewable:

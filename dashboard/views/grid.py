@@ -33,9 +33,10 @@ import numpy as np
 import panel as pn
 import param
 
-from dashboard.data_store import Shown, data_version
+from dashboard.data import data_version
 from dashboard.notices import decision_problem, missing_alert
 from dashboard.queues import DEFAULT_THRESHOLD, DEFAULT_TOP, QUEUES
+from dashboard.session import Shown
 from dashboard.text import plain
 from dashboard.views.base import View
 from dashboard.views.grid_cells import CELL_CSS, make_grid_html
@@ -103,9 +104,9 @@ def _count(n: int, noun: str) -> str:
 
 
 class GridView(View):
-    """A page of the store's review queue as thumbnails, with decisions and paging.
+    """A page of the session's review queue as thumbnails, with decisions and paging.
 
-    Decisions go to the ledger through `GalaxyStore.decide_shown`, one transaction per action.
+    Decisions go to the ledger through `ReviewSession.decide_shown`, one transaction per action.
     """
 
     page_size = param.Selector(
@@ -126,7 +127,7 @@ class GridView(View):
 
     def __init__(self, **params: Any) -> None:  # noqa: ANN401
         super().__init__(**params)
-        self._actions = self.store.undoable  # the galaxy panel's decisions are undone here too
+        self._actions = self.session.undoable  # the galaxy panel's decisions are undone here too
         self._grid = ThumbnailGrid(
             shortcut_keys=list(SHORTCUTS), stylesheets=[CELL_CSS], sizing_mode="stretch_width"
         )
@@ -141,17 +142,17 @@ class GridView(View):
 
     @property
     def page(self) -> dict[str, np.ndarray]:
-        """The rows shown now: the store's page of the queue (its last page if past the end)."""
+        """The rows shown now: the session's page of the queue (its last page if past the end)."""
         return self._page
 
     def open(self, row: int) -> None:
         """Open the galaxy of a catalog row (show it in the galaxy view)."""
-        self.store.selected_row = int(row)
+        self.session.selected_row = int(row)
 
     def turn(self, step: int) -> None:
         """Go `step` pages forward (negative: back), stopping at the first and last page."""
         last = page_count(len(self._frame["row"]), self.page_size) - 1
-        self.store.page = max(0, min(self._page_number + step, last))
+        self.session.page = max(0, min(self._page_number + step, last))
 
     def decide(self, decision: str, target: str | None = None) -> list[int]:
         """Record a decision about the galaxies of a target; say what was done, or why not.
@@ -224,7 +225,7 @@ class GridView(View):
             return []
         object_ids, ids = self._actions.pop()
         try:
-            retractions = self.store.retract(object_ids, ids)
+            retractions = self.session.retract(object_ids, ids)
         except StoreError as error:
             if isinstance(error, LedgerError):
                 self._actions.append((object_ids, ids))  # not saved: Undo can try it again
@@ -245,11 +246,11 @@ class GridView(View):
     def _targets(self, decision: str, target: str) -> Shown:
         """Return the shown galaxies a decision applies to; raise ValueError when there are none."""
         if target == "galaxy":
-            if self.store.opened is None:
+            if self.session.opened is None:
                 msg = f"open a galaxy (click its thumbnail) to {decision} it"
                 raise ValueError(msg)
             # The galaxy's status is shown as the ledger is now.
-            return self.store.opened._replace(ledger_state=self.store.ledger_state)
+            return self.session.opened._replace(ledger_state=self.session.ledger_state)
         shown = self._page_shown if target == "page" else self._selection_shown
         keep = ~np.isin(shown.object_ids, np.fromiter(self._current, dtype=np.int64))
         if decision in LABELLED:
@@ -265,7 +266,7 @@ class GridView(View):
     def _record(self, decision: str, target: str, shown: Shown) -> list[int]:
         """Record a decision about shown galaxies; say what was recorded, left out, or why not."""
         try:
-            outcome = self.store.decide_shown(
+            outcome = self.session.decide_shown(
                 shown, decision, reason=self.reason, undecided_only=target != "galaxy"
             )
         except (ValueError, StoreError) as error:
@@ -305,42 +306,42 @@ class GridView(View):
     def _on_page_size(self, event: param.parameterized.Event) -> None:
         """Show the page that holds the first galaxy shown before the page size changed."""
         page = self._page_number * event.old // event.new
-        if page == self.store.page:
+        if page == self.session.page:
             self._on_page()
         else:
-            self.store.page = page
+            self.session.page = page
 
     @param.depends(
-        "store.hide_decided",
-        "store.ledger_state",
-        "store.queue",
-        "store.run",
-        "store.selection",
+        "session.hide_decided",
+        "session.ledger_state",
+        "session.queue",
+        "session.run",
+        "session.selection",
         "threshold",
         "top",
         watch=True,
     )
     def _on_queue(self) -> None:
         """Build the queue again and show the page."""
-        catalog_id = self.store.catalog_id()  # before the data, so a replaced one is refused
-        self._state = state = self.store.ledger_state
-        self._current = self.store.current
-        self._frame = self.store.queue_frame(top=self.top, threshold=self.threshold)
+        catalog_id = self.session.catalog_id()  # before the data, so a replaced one is refused
+        self._state = state = self.session.ledger_state
+        self._current = self.session.current
+        self._frame = self.session.queue_frame(top=self.top, threshold=self.threshold)
         selection = self._frame
-        if self.store.queue != "selection":
-            selection = self.store.queue_frame("selection")
+        if self.session.queue != "selection":
+            selection = self.session.queue_frame("selection")
         self._catalog_id = catalog_id
         self._selection_shown = Shown(
             catalog_id, state, selection["object_id"], selection["predicted"]
         )
         self._on_page()
 
-    @param.depends("store.page", "store.selected_row", watch=True)
+    @param.depends("session.page", "session.selected_row", watch=True)
     def _on_page(self) -> None:
-        """Show the store's page of the queue."""
+        """Show the session's page of the queue."""
         n = len(self._frame["row"])
         pages = page_count(n, self.page_size)
-        self._page_number = number = min(self.store.page, pages - 1)
+        self._page_number = number = min(self.session.page, pages - 1)
         start = number * self.page_size
         self._page = page = {
             name: values[start : start + self.page_size] for name, values in self._frame.items()
@@ -351,15 +352,15 @@ class GridView(View):
         self._grid.markup = make_grid_html(
             page,
             self._current,
-            version=data_version(self.store.workspace),
-            opened=self.store.selected_row,
+            version=data_version(self.session.workspace),
+            opened=self.session.selected_row,
         )
         self._page_text.object = f"Page {number + 1} of {pages} · {_count(n, 'galaxy')}"
 
-    @param.depends("store.queue")
+    @param.depends("session.queue")
     def _description(self) -> str:
         """Say what the queue holds."""
-        return QUEUES[self.store.queue].description
+        return QUEUES[self.session.queue].description
 
     def __panel__(self) -> pn.viewable.Viewable:
         """Return the queue controls, the paging, the grid and the decision buttons."""
@@ -374,12 +375,12 @@ class GridView(View):
         previous.on_click(lambda _: self.turn(-1))
         following = pn.widgets.Button(name="Next ▶")
         following.on_click(lambda _: self.turn(1))
-        confident = pn.bind(lambda queue: queue == "confident", self.store.param.queue)
+        confident = pn.bind(lambda queue: queue == "confident", self.session.param.queue)
         shortcuts = "\n".join(f"- `{key}`: {text}" for key, text in SHORTCUTS.items())
         return pn.Column(
             pn.Row(
-                pn.widgets.Select.from_param(self.store.param.queue, name="Queue"),
-                pn.widgets.Checkbox.from_param(self.store.param.hide_decided),
+                pn.widgets.Select.from_param(self.session.param.queue, name="Queue"),
+                pn.widgets.Checkbox.from_param(self.session.param.hide_decided),
                 pn.widgets.Select.from_param(self.param.page_size),
                 pn.widgets.IntInput.from_param(self.param.top, visible=confident),
                 pn.widgets.FloatInput.from_param(
@@ -387,7 +388,7 @@ class GridView(View):
                 ),
             ),
             pn.pane.Markdown(self._description),
-            missing_alert(self.store, "probs"),
+            missing_alert(self.session, "probs"),
             pn.Row(previous, self._page_text, following),
             self._grid,
             pn.Row(

@@ -131,7 +131,7 @@ def make_grid_html(
 
     Examples
     --------
-    >>> make_grid_html(store.queue_frame(), store.ledger.current())  # doctest: +SKIP
+    >>> make_grid_html(session.queue_frame(), session.ledger.current())  # doctest: +SKIP
     """
     if not len(frame["row"]):
         return '<p class="empty">No galaxies here.</p>'

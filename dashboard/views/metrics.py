@@ -140,19 +140,19 @@ def _stored_metrics(workspace: Workspace, runs: list[str]) -> dict[str, Metrics 
 
 
 class MetricsView(View):
-    """Table II, ROC curves and Fig. 6 of the store's run and of its parent run.
+    """Table II, ROC curves and Fig. 6 of the session's run and of its parent run.
 
     A run that ``galcore evaluate`` has not seen yet gets a message saying how to evaluate it.
     """
 
-    @param.depends("store.run")
+    @param.depends("session.run")
     def _content(self) -> pn.viewable.Viewable:
         """Return the messages, the table and the figures of the run and its parent."""
-        workspace = self.store.workspace
-        if self.store.run is None:
+        workspace = self.session.workspace
+        if self.session.run is None:
             return pn.pane.Alert(markdown_text(no_run_message(workspace)), alert_type="warning")
         try:
-            stored = _stored_metrics(workspace, runs_to_compare(workspace, self.store.run))
+            stored = _stored_metrics(workspace, runs_to_compare(workspace, self.session.run))
         except StoreNotFoundError as error:
             return pn.pane.Alert(markdown_text(str(error)), alert_type="warning")
         missing = [
@@ -177,5 +177,5 @@ class MetricsView(View):
         return pn.Column(*missing, table, figure, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        """Return the tab's content, which follows the store's run."""
+        """Return the tab's content, which follows the session's run."""
         return pn.panel(self._content, sizing_mode="stretch_width")

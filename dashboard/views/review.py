@@ -71,27 +71,27 @@ def make_history_markdown(history: Sequence[Decision]) -> str:
 class ReviewView(View):
     """Approve / relabel buttons for the selected galaxy, its review status and history.
 
-    Decisions go to the workspace's review ledger through `GalaxyStore.decide`.
+    Decisions go to the workspace's review ledger through `ReviewSession.decide`.
     """
 
     def __init__(self, **params: Any) -> None:  # noqa: ANN401
         super().__init__(**params)
         self._error = pn.pane.Alert(alert_type="danger", visible=False)
 
-    @param.depends("store.ledger_state", "store.selected_row")
+    @param.depends("session.ledger_state", "session.selected_row")
     def _status(self) -> str:
         """Say what the latest decision about the selected galaxy was."""
-        return make_status_line(self.store.history) if self.store.galaxy else ""
+        return make_status_line(self.session.history) if self.session.galaxy else ""
 
-    @param.depends("store.ledger_state", "store.selected_row")
+    @param.depends("session.ledger_state", "session.selected_row")
     def _history(self) -> str:
         """List the decisions about the selected galaxy."""
-        return make_history_markdown(self.store.history)
+        return make_history_markdown(self.session.history)
 
     def _decide(self, decision: str) -> None:
         """Record a decision, or show why it could not be recorded."""
         try:
-            self.store.decide(decision)
+            self.session.decide(decision)
         except (ValueError, StoreError) as error:
             # The message may quote what a person typed (a refused reviewer name): as text.
             self._error.object = plain(decision_problem(error, decision))

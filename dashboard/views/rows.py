@@ -1,6 +1,6 @@
 """Which catalog rows a box, a lasso or a tap picks in a frame, and stable bounded samples.
 
-A frame is plot data: `GalaxyStore.points`, or any mapping of equal-length columns, with the
+A frame is plot data: `ReviewSession.points`, or any mapping of equal-length columns, with the
 catalog rows, ascending, in ``row``. Every function is vectorised over the frame.
 """
 

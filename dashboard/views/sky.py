@@ -1,10 +1,10 @@
-"""The sky map: a datashaded RA/Dec plot of the store's rows, sharing the selection."""
+"""The sky map: a datashaded RA/Dec plot of the session's rows, sharing the selection."""
 
 from __future__ import annotations
 
 import holoviews as hv
 
-from dashboard.data_store import COLOR_COLUMNS
+from dashboard.data import COLOR_COLUMNS
 from dashboard.views.datashaded import (
     PLOT_HEIGHT,
     PLOT_WIDTH,
@@ -31,7 +31,7 @@ def make_sky_plot(
     ----------
     frame
         Plot data with columns ``ra``, ``dec`` (degrees) and `color_by`, e.g.
-        `GalaxyStore.points`.
+        `ReviewSession.points`.
     color_by, x_range, y_range, width, height
         As in `dashboard.views.datashaded.make_scatter_plot`; the ranges are in RA and Dec.
 
@@ -47,7 +47,7 @@ def make_sky_plot(
 
     Examples
     --------
-    >>> plot = make_sky_plot(store.points, color_by="survey")  # doctest: +SKIP
+    >>> plot = make_sky_plot(session.points, color_by="survey")  # doctest: +SKIP
     """
     image = make_scatter_plot(
         frame,
@@ -63,7 +63,7 @@ def make_sky_plot(
 
 
 class SkyView(ScatterView):
-    """The store's rows on the sky; a box or lasso selects, a tap opens a galaxy."""
+    """The session's rows on the sky; a box or lasso selects, a tap opens a galaxy."""
 
     def axes(self) -> tuple[str, str]:
         """Return RA and Dec."""
@@ -77,4 +77,6 @@ class SkyView(ScatterView):
         y_range: tuple[float, float] | None,
     ) -> hv.Element:
         """Draw the sky map."""
-        return make_sky_plot(frame, color_by=self.store.color_by, x_range=x_range, y_range=y_range)
+        return make_sky_plot(
+            frame, color_by=self.session.color_by, x_range=x_range, y_range=y_range
+        )

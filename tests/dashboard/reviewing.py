@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dashboard.data_store import GalaxyStore
+from dashboard.session import ReviewSession
 
 
 def decide_rows(
-    store: GalaxyStore, rows: list[int], decision: str, *, reason: str = ""
+    session: ReviewSession, rows: list[int], decision: str, *, reason: str = ""
 ) -> list[int]:
     """Record `decision` about the galaxies of catalog `rows` as shown now; return the new ids."""
-    shown = store.show(rows, store.catalog_id())
-    return store.decide_shown(shown, decision, reason=reason).ids
+    shown = session.show(rows, session.catalog_id())
+    return session.decide_shown(shown, decision, reason=reason).ids

@@ -2,7 +2,7 @@
 
 A workspace without runs, runs without an embedding or predictions, missing and corrupt image
 chunks, a locked ledger and links naming an unknown run or row: each through the Panel objects
-in-process (the store, the views, the page), the thumbnails through a real Tornado server.
+in-process (the session, the views, the page), the thumbnails through a real Tornado server.
 """
 
 from __future__ import annotations
@@ -24,18 +24,19 @@ from panel.io.location import Location
 from playwright.sync_api import sync_playwright
 
 from dashboard import app
-from dashboard.data_store import COLOR_COLUMNS, LEDGER_TIMEOUT, GalaxyStore
+from dashboard.data import COLOR_COLUMNS
 from dashboard.notices import apply_url_args, markdown_text
 from dashboard.run_state import missing_message, no_run_message
+from dashboard.session import LEDGER_TIMEOUT, ReviewSession
 from dashboard.thumbnails import placeholder_png, thumbnail_png
 from dashboard.views import (
     DecisionsView,
     EmbeddingView,
     GalaxyView,
     GridView,
-    JobsView,
     MetricsView,
     ProjectionView,
+    RetrainView,
     ReviewView,
     SkyView,
 )
@@ -55,16 +56,16 @@ VIEWS = (
     GridView,
     DecisionsView,
     MetricsView,
-    JobsView,
+    RetrainView,
 )
 N_CURATED = 199  # the toy catalog's 200 objects, one failed curation
 FIRST_SESSION_S = 240
 
 
-def render_every_view(store: GalaxyStore) -> None:
+def render_every_view(session: ReviewSession) -> None:
     """Build each view's Bokeh model, as a browser session would: nothing may raise."""
     for view in VIEWS:
-        pn.panel(view(store=store)).get_root(Document())
+        pn.panel(view(session=session)).get_root(Document())
 
 
 def alerts(layout: pn.viewable.Viewable) -> list[str]:
@@ -73,8 +74,8 @@ def alerts(layout: pn.viewable.Viewable) -> list[str]:
 
 
 @pytest.fixture
-def store(review_workspace: Workspace) -> GalaxyStore:
-    return GalaxyStore(workspace=review_workspace, reviewer="ana")
+def session(review_workspace: Workspace) -> ReviewSession:
+    return ReviewSession(workspace=review_workspace, reviewer="ana")
 
 
 @pytest.fixture
@@ -89,22 +90,23 @@ def unpredicted(review_workspace: Workspace) -> Workspace:
 
 class TestWorkspaceWithoutRuns:
     def test_the_store_shows_the_catalog_without_predictions(self, toy_workspace):
-        store = GalaxyStore(workspace=toy_workspace, reviewer="ana")
-        assert (store.run, store.param.run.objects) == (None, [])
-        assert store.count == N_CURATED
-        assert np.isnan(store.points["x"]).all()
-        assert np.isfinite(store.points["ra"]).all()
+        session = ReviewSession(workspace=toy_workspace, reviewer="ana")
+        assert (session.run, session.param.run.objects) == (None, [])
+        assert session.count == N_CURATED
+        assert np.isnan(session.points["x"]).all()
+        assert np.isfinite(session.points["ra"]).all()
         for colour in COLOR_COLUMNS:  # the sky map, whatever colours it
-            hv.render(make_sky_plot(store.points, color_by=colour), backend="bokeh")
-        store.selected_row = 5
-        assert store.galaxy.predicted == NO_LABEL
+            hv.render(make_sky_plot(session.points, color_by=colour), backend="bokeh")
+        session.selected_row = 5
+        assert session.galaxy.predicted == NO_LABEL
         assert (
-            "| Predicted | none: no prediction in this run |" in GalaxyView(store=store)._details()
+            "| Predicted | none: no prediction in this run |"
+            in GalaxyView(session=session)._details()
         )
 
     def test_the_page_opens_and_says_which_command_makes_a_run(self, toy_workspace):
-        store = app.open_store(toy_workspace.root)
-        page = app.build_app(store, url_args={})
+        session = app.open_session(toy_workspace.root)
+        page = app.build_app(session, url_args={})
         notice, tabs = page.main
         root = toy_workspace.root
         assert notice.object == markdown_text(no_run_message(toy_workspace))
@@ -113,24 +115,24 @@ class TestWorkspaceWithoutRuns:
         assert f"'galcore demo --workspace {root}'" in text
         assert f"'galcore train --workspace {root} --run r1'" in text
         assert list(tabs._names) == ["Review", "Decisions", "Metrics", "Retrain"]
-        render_every_view(store)
+        render_every_view(session)
 
     def test_views_that_need_predictions_say_so(self, toy_workspace):
-        store = GalaxyStore(workspace=toy_workspace, reviewer="ana")
+        session = ReviewSession(workspace=toy_workspace, reviewer="ana")
         expected = no_run_message(toy_workspace)
         for view in (ProjectionView, EmbeddingView, GridView):
-            assert alerts(view(store=store).__panel__()) == [expected]
-        assert alerts(pn.panel(MetricsView(store=store)._content())) == [expected]
-        jobs = JobsView(store=store)
+            assert alerts(view(session=session).__panel__()) == [expected]
+        assert alerts(pn.panel(MetricsView(session=session)._content())) == [expected]
+        jobs = RetrainView(session=session)
         jobs.start()
         assert alerts(jobs._error) == [expected]
-        assert alerts(SkyView(store=store).__panel__()) == []
+        assert alerts(SkyView(session=session).__panel__()) == []
 
     def test_selection_queue_and_decisions_without_a_label_work(self, toy_workspace):
-        store = GalaxyStore(workspace=toy_workspace, reviewer="ana")
-        grid = GridView(store=store)
-        assert len(store.queue_frame("confident")["row"]) == 0
-        store.select_rows([10, 11, 12])
+        session = ReviewSession(workspace=toy_workspace, reviewer="ana")
+        grid = GridView(session=session)
+        assert len(session.queue_frame("confident")["row"]) == 0
+        session.select_rows([10, 11, 12])
         assert grid.page["row"].tolist() == [10, 11, 12]
         assert grid.decide("approve") == []
         assert "no prediction" in grid._message.object
@@ -142,44 +144,46 @@ class TestWorkspaceWithoutRuns:
 
 class TestRunsMissingArrays:
     def test_every_run_is_offered_and_the_newest_embedded_shown(self, unpredicted):
-        store = GalaxyStore(workspace=unpredicted)
-        assert (store.run, store.param.run.objects) == ("r1", ["r0", "r1", "r2", "r3"])
+        session = ReviewSession(workspace=unpredicted)
+        assert (session.run, session.param.run.objects) == ("r1", ["r0", "r1", "r2", "r3"])
 
-    def test_run_without_embedding(self, store, review_workspace):
-        projection, sky, grid = (view(store=store) for view in (ProjectionView, SkyView, GridView))
+    def test_run_without_embedding(self, session, review_workspace):
+        projection, sky, grid = (
+            view(session=session) for view in (ProjectionView, SkyView, GridView)
+        )
         panes = {view: view.__panel__() for view in (projection, sky, grid)}
-        store.run = "r2"
+        session.run = "r2"
         command = f"--workspace {review_workspace.root} --run r2"
         expected = f"run r2 has no embedding: run 'galcore embed {command}'"
         assert missing_message(review_workspace, "r2", "embedding") == expected
         assert alerts(panes[projection]) == [expected]
         assert alerts(panes[sky]) == alerts(panes[grid]) == []
-        assert store.count == N_CURATED  # the sky and the queues have its predictions
-        assert len(store.queue_frame("confident")["row"]) > 0
-        assert sum(len(trace.x) for trace in EmbeddingView(store=store)._figure().data) == 0
-        store.selected_row = 17
-        assert store.decide("approve") > 0
-        render_every_view(store)
-        store.run = "r1"
+        assert session.count == N_CURATED  # the sky and the queues have its predictions
+        assert len(session.queue_frame("confident")["row"]) > 0
+        assert sum(len(trace.x) for trace in EmbeddingView(session=session)._figure().data) == 0
+        session.selected_row = 17
+        assert session.decide("approve") > 0
+        render_every_view(session)
+        session.run = "r1"
         assert alerts(panes[projection]) == []
 
     def test_run_without_predictions(self, unpredicted):
-        store = GalaxyStore(workspace=unpredicted, run="r3", reviewer="ana")
+        session = ReviewSession(workspace=unpredicted, run="r3", reviewer="ana")
         command = f"--workspace {unpredicted.root} --run r3"
         predict = f"run r3 has no predictions: run 'galcore predict {command}'"
         both = (
             f"run r3 has no predictions and no embedding: run 'galcore predict {command}',"
             f" then 'galcore embed {command}'"
         )
-        assert alerts(GridView(store=store).__panel__()) == [predict]
-        assert alerts(ProjectionView(store=store).__panel__()) == [both]
-        assert store.count == N_CURATED  # the sky shows every curated galaxy
-        assert len(store.queue_frame("uncertain")["row"]) == 0
-        store.selected_row = 3
-        review = ReviewView(store=store)
+        assert alerts(GridView(session=session).__panel__()) == [predict]
+        assert alerts(ProjectionView(session=session).__panel__()) == [both]
+        assert session.count == N_CURATED  # the sky shows every curated galaxy
+        assert len(session.queue_frame("uncertain")["row"]) == 0
+        session.selected_row = 3
+        review = ReviewView(session=session)
         review._decide("approve")
         assert "has no prediction in run 'r3'" in review._error.object
-        render_every_view(store)
+        render_every_view(session)
 
     @pytest.mark.parametrize(
         ("attrs", "text"),
@@ -202,24 +206,24 @@ class TestRunsMissingArrays:
 
 
 class TestBrokenImages:
-    def test_missing_chunk_shows_a_placeholder_and_says_why(self, store, review_workspace):
+    def test_missing_chunk_shows_a_placeholder_and_says_why(self, session, review_workspace):
         chunk_file(review_workspace, 1).unlink()  # rows 64 to 127
-        view = GalaxyView(store=store)
-        store.selected_row = 70
+        view = GalaxyView(session=session)
+        session.selected_row = 70
         assert view._thumbnail() == placeholder_png(THUMBNAIL_SIZE)
         assert view._details().endswith(
             "\n\n> The image of SDSS 1237650000000000070 (catalog row 70) could not be read:"
             " missing image chunk images/c/1/0/0/0 (rows 64 to 127). A placeholder is shown."
         )
         pn.panel(view).get_root(Document())
-        store.selected_row = 3
+        session.selected_row = 3
         assert view._thumbnail() == thumbnail_png(review_workspace, 3)
         assert "could not be read" not in view._details()
 
-    def test_garbage_chunk(self, store, review_workspace):
+    def test_garbage_chunk(self, session, review_workspace):
         chunk_file(review_workspace, 2).write_bytes(np.random.default_rng(0).bytes(3000))
-        store.selected_row = 130
-        view = GalaxyView(store=store)
+        session.selected_row = 130
+        view = GalaxyView(session=session)
         assert view._thumbnail() == placeholder_png(THUMBNAIL_SIZE)
         assert "(catalog row 130) could not be read: corrupt image chunk images/c/2/0/0/0" in (
             view._details()
@@ -283,43 +287,43 @@ def release(holder: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def decided(store: GalaxyStore) -> list[int]:
+def decided(session: ReviewSession) -> list[int]:
     """Two decisions recorded before the ledger gets locked."""
-    store.selected_row = 17
-    first = store.decide("approve")
-    store.selected_row = 18
-    return [first, store.decide("unsure")]
+    session.selected_row = 17
+    first = session.decide("approve")
+    session.selected_row = 18
+    return [first, session.decide("unsure")]
 
 
 class TestLockedLedger:
-    def test_dashboard_waits_briefly(self, store):
-        assert store.ledger.timeout == LEDGER_TIMEOUT <= 5
+    def test_dashboard_waits_briefly(self, session):
+        assert session.ledger.timeout == LEDGER_TIMEOUT <= 5
 
     def test_review_says_not_recorded_and_keeps_earlier_decisions(
-        self, store, review_workspace, decided, locked
+        self, session, review_workspace, decided, locked
     ):
-        store.ledger.timeout = 0.1
-        review = ReviewView(store=store)
-        store.selected_row = 2
+        session.ledger.timeout = 0.1
+        review = ReviewView(session=session)
+        session.selected_row = 2
         review._decide("relabel")
         assert review._error.visible
         assert review._error.object.startswith(
             "Not recorded: the review ledger is busy (another program is writing to it), so"
             " nothing of this 'relabel' was saved; try again in a moment."
         )
-        assert store.ledger_state == decided[-1]
+        assert session.ledger_state == decided[-1]
         release(locked)
         assert [row.id for row in review_workspace.ledger().table()] == decided[::-1]
         review._decide("relabel")  # the same click again, now that the ledger is free
         assert not review._error.visible
         assert len(review_workspace.ledger().table()) == 3
 
-    def test_grid_keeps_the_reason_and_the_undo(self, store, review_workspace):
-        store.ledger.timeout = 0.1
-        grid = GridView(store=store)
+    def test_grid_keeps_the_reason_and_the_undo(self, session, review_workspace):
+        session.ledger.timeout = 0.1
+        grid = GridView(session=session)
         ids = grid.decide("artefact", "page")
         assert ids
-        store.selected_row = 3
+        session.selected_row = 3
         with ledger_locked(review_workspace):
             grid.reason = "blended with a star"
             assert grid.decide("unsure", "galaxy") == []
@@ -333,10 +337,10 @@ class TestLockedLedger:
         assert review_workspace.ledger().current() == {}
         assert len(grid.decide("unsure", "galaxy")) == 1
 
-    def test_polling_a_busy_ledger_keeps_the_state(self, store, decided):
-        with mock.patch.object(store.ledger, "state", side_effect=LedgerLockedError("busy")):
-            store.refresh_ledger()
-        assert store.ledger_state == decided[-1]
+    def test_polling_a_busy_ledger_keeps_the_state(self, session, decided):
+        with mock.patch.object(session.ledger, "state", side_effect=LedgerLockedError("busy")):
+            session.refresh_ledger()
+        assert session.ledger_state == decided[-1]
 
 
 class TestLinks:
@@ -368,35 +372,35 @@ class TestLinks:
             ),
         ],
     )
-    def test_bad_value_is_named_and_ignored(self, store, args, text):
-        page = app.build_app(store, url_args=args)
+    def test_bad_value_is_named_and_ignored(self, session, args, text):
+        page = app.build_app(session, url_args=args)
         notice, _ = page.main
         assert notice.object == markdown_text(text)
-        assert (store.run, store.selected_row, store.queue) == ("r1", None, "confident")
-        render_every_view(store)
+        assert (session.run, session.selected_row, session.queue) == ("r1", None, "confident")
+        render_every_view(session)
 
-    def test_good_values_are_applied_around_a_bad_one(self, store):
+    def test_good_values_are_applied_around_a_bad_one(self, session):
         args = {"run": [b"nope"], "row": [b"17"], "queue": [b"uncertain"], "page": [b"2"]}
-        assert len(apply_url_args(store, args, app.URL_PARAMETERS)) == 1
-        assert (store.run, store.selected_row, store.queue, store.page) == (
+        assert len(apply_url_args(session, args, app.URL_PARAMETERS)) == 1
+        assert (session.run, session.selected_row, session.queue, session.page) == (
             "r1",
             17,
             "uncertain",
             2,
         )
-        assert apply_url_args(store, {"run": [b"r0"]}, app.URL_PARAMETERS) == []
-        assert store.run == "r0"
+        assert apply_url_args(session, {"run": [b"r0"]}, app.URL_PARAMETERS) == []
+        assert session.run == "r0"
 
-    def test_panel_sync_cannot_break_the_store(self, store):
-        """Panel's own URL sync sets a bad run as it comes: the store refuses it."""
-        Location(search="?run=nope&row=5").sync(store, app.URL_PARAMETERS)
-        assert store.run == "r1"
-        assert store.count == N_CURATED
+    def test_panel_sync_cannot_break_the_store(self, session):
+        """Panel's own URL sync sets a bad run as it comes: the session refuses it."""
+        Location(search="?run=nope&row=5").sync(session, app.URL_PARAMETERS)
+        assert session.run == "r1"
+        assert session.count == N_CURATED
 
-    def test_what_a_link_says_is_escaped(self, store):
+    def test_what_a_link_says_is_escaped(self, session):
         args = {"run": [b"<img src=x onerror=alert(1)>*_"]}
-        (text,) = apply_url_args(store, args, app.URL_PARAMETERS)
-        (notice, _) = app.build_app(store, url_args=args).main
+        (text,) = apply_url_args(session, args, app.URL_PARAMETERS)
+        (notice, _) = app.build_app(session, url_args=args).main
         assert "<img" not in notice.object
         assert notice.object == markdown_text(text)
         shown = html.unescape(notice.get_root(Document()).text)  # the HTML the browser gets

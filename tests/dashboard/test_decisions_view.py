@@ -10,7 +10,7 @@ import pytest
 from bokeh.document import Document
 from panel.io.state import set_curdoc
 
-from dashboard.data_store import GalaxyStore
+from dashboard.session import ReviewSession
 from dashboard.views import DecisionsView, make_counts_html, make_decisions_frame
 from dashboard.views.decisions import ALL, PAGE_SIZE, POLL_PERIOD_MS
 from store import DECISIONS, Ledger, Workspace
@@ -21,21 +21,21 @@ SDSS_ID = 1237650000000000003
 
 
 @pytest.fixture
-def store(review_workspace: Workspace) -> GalaxyStore:
-    return GalaxyStore(workspace=review_workspace, reviewer="ana")
+def session(review_workspace: Workspace) -> ReviewSession:
+    return ReviewSession(workspace=review_workspace, reviewer="ana")
 
 
 @pytest.fixture
-def decided(store: GalaxyStore) -> GalaxyStore:
+def decided(session: ReviewSession) -> ReviewSession:
     """Decisions by ana (r1), bo (r0, one retracted) and a hostile name."""
-    decide_rows(store, [3, 4, 5], "approve")
-    decide_rows(store, [17], "relabel", reason="bar | *bold*")
-    ledger = store.ledger
+    decide_rows(session, [3, 4, 5], "approve")
+    decide_rows(session, [17], "relabel", reason="bar | *bold*")
+    ledger = session.ledger
     first = ledger.record_decision(150, "artefact", reviewer="bo", run="r0")
     ledger.record_decision(150, "retract", reviewer="bo", run="r0", retracts=first)
     ledger.record_decision(151, "unsure", reviewer=HOSTILE, run="r1", reason=HOSTILE)
-    store.refresh_ledger()
-    return store
+    session.refresh_ledger()
+    return session
 
 
 def _ids(view: DecisionsView) -> list[int]:
@@ -92,12 +92,12 @@ class TestMakeCountsHtml:
 
 class TestDecisionsView:
     def test_table_and_counts_match_the_ledger(self, decided):
-        view = DecisionsView(store=decided)
+        view = DecisionsView(session=decided)
         assert _ids(view) == [row.id for row in decided.ledger.table()]
         assert view._counts.object == make_counts_html(decided.ledger.counts())
 
     def test_filter_choices_come_from_the_ledger(self, decided):
-        view = DecisionsView(store=decided)
+        view = DecisionsView(session=decided)
         assert view.param.reviewer.objects == [ALL, HOSTILE, "ana", "bo"]
         assert view.param.run.objects == [ALL, "r0", "r1", "r2"]
         assert view.param.decision.objects == [ALL, *DECISIONS]
@@ -112,33 +112,33 @@ class TestDecisionsView:
         ],
     )
     def test_filters(self, decided, filters):
-        view = DecisionsView(store=decided)
+        view = DecisionsView(session=decided)
         view.param.update(filters)
         assert _ids(view) == [row.id for row in decided.ledger.table(**filters)]
         assert view._counts.object == make_counts_html(decided.ledger.counts(**filters))
 
     def test_refreshes_when_the_ledger_state_changes(self, decided):
-        view = DecisionsView(store=decided)
+        view = DecisionsView(session=decided)
         (new,) = decide_rows(decided, [6], "unsure")
         assert _ids(view)[0] == new
 
     def test_another_reviewer_is_seen_after_a_poll(self, decided, review_workspace):
-        view = DecisionsView(store=decided)
-        other = GalaxyStore(workspace=review_workspace, reviewer="cy")
+        view = DecisionsView(session=decided)
+        other = ReviewSession(workspace=review_workspace, reviewer="cy")
         (new,) = decide_rows(other, [7], "artefact")
         decided.refresh_ledger()
         assert _ids(view)[0] == new
         assert "<tr><td>cy</td><td>1</td></tr>" in view._counts.object
 
     def test_typed_text_is_shown_as_plain_text(self, decided):
-        view = DecisionsView(store=decided)
+        view = DecisionsView(session=decided)
         assert view._table.disabled
         for column in ("reviewer", "run", "reason"):
             assert view._table.formatters[column] == "plaintext"
         assert HOSTILE in view._table.value["reviewer"].tolist()
 
     def test_polls_the_ledger_in_a_server_session(self, decided):
-        view = DecisionsView(store=decided)
+        view = DecisionsView(session=decided)
         context = mock.Mock(**{"request.arguments": {}})
         session = mock.Mock(spec=Document, session_context=context)
         with (
@@ -152,7 +152,7 @@ class TestDecisionsView:
 
     def test_no_polling_outside_a_server(self, decided):
         with mock.patch.object(pn.state, "add_periodic_callback") as add:
-            layout = DecisionsView(store=decided).__panel__()
+            layout = DecisionsView(session=decided).__panel__()
         add.assert_not_called()
         assert len(layout.select(pn.widgets.Tabulator)) == 1
         layout.get_root(Document())
@@ -169,14 +169,14 @@ class TestPages:
 
     def test_one_page_is_read_from_the_ledger(self, many):
         with mock.patch.object(Ledger, "table", autospec=True, side_effect=Ledger.table) as table:
-            view = DecisionsView(store=many)
+            view = DecisionsView(session=many)
         assert all(call.kwargs.get("limit") == PAGE_SIZE for call in table.call_args_list)
         total = many.ledger.size()
         assert _ids(view) == [row.id for row in many.ledger.table(limit=PAGE_SIZE)]
         assert view._page_text.object == f"Decisions 1 to {PAGE_SIZE} of {total} · page 1 of 3"
 
     def test_paging_stops_at_the_ends_and_filters_start_again(self, many):
-        view = DecisionsView(store=many)
+        view = DecisionsView(session=many)
         view.turn(-1)
         assert view.page == 0
         for _ in range(5):
@@ -190,7 +190,7 @@ class TestPages:
         assert view._page_text.object == "Decisions 1 to 4 of 4 · page 1 of 1"
 
     def test_buttons_turn_the_pages(self, many):
-        view = DecisionsView(store=many)
+        view = DecisionsView(session=many)
         buttons = {b.name: b for b in view.__panel__().select(pn.widgets.Button)}
         buttons["Older ▶"].clicks += 1
         assert view.page == 1

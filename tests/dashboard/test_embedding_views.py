@@ -15,7 +15,8 @@ from bokeh.protocol import Protocol
 from matplotlib.colors import to_rgb
 from matplotlib.path import Path
 
-from dashboard.data_store import COLOR_COLUMNS, GalaxyStore
+from dashboard.data import COLOR_COLUMNS
+from dashboard.session import ReviewSession
 from dashboard.views import EmbeddingView, ProjectionView, make_embedding_figure
 from dashboard.views.datashaded import (
     COLOURS,
@@ -37,8 +38,8 @@ from store import LABELS, SURVEYS, Workspace
 
 
 @pytest.fixture
-def store(review_workspace: Workspace) -> GalaxyStore:
-    return GalaxyStore(workspace=review_workspace, reviewer="ana")
+def session(review_workspace: Workspace) -> ReviewSession:
+    return ReviewSession(workspace=review_workspace, reviewer="ana")
 
 
 def in_polygon(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.ndarray:
@@ -92,8 +93,8 @@ def pixels(image: hv.RGB) -> np.ndarray:
 
 
 class TestRowsIn:
-    def test_box_is_what_numpy_says(self, store):
-        frame = store.points
+    def test_box_is_what_numpy_says(self, session):
+        frame = session.points
         x, y = frame["x"].to_numpy(), frame["y"].to_numpy()
         left, right = np.quantile(x, [0.2, 0.7])
         bottom, top = np.quantile(y, [0.1, 0.6])
@@ -105,13 +106,13 @@ class TestRowsIn:
             rows_in_bounds(frame, "x", "y", (right, top, left, bottom)), expected
         )
 
-    def test_box_edges_are_inside(self, store):
-        frame = store.points
+    def test_box_edges_are_inside(self, session):
+        frame = session.points
         x, y = float(frame["x"].iloc[7]), float(frame["y"].iloc[7])
         assert rows_in_bounds(frame, "x", "y", (x, y, x, y)).tolist() == [frame["row"].iloc[7]]
 
-    def test_box_on_a_mapping_of_arrays(self, store):
-        frame = store.frame
+    def test_box_on_a_mapping_of_arrays(self, session):
+        frame = session.frame
         rows = rows_in_bounds(frame, "x", "z", (-1, -1, 1, 1))
         inside = (abs(frame["x"]) <= 1) & (abs(frame["z"]) <= 1)
         np.testing.assert_array_equal(rows, frame["row"][inside])
@@ -124,8 +125,8 @@ class TestRowsIn:
             pytest.param([(-3, -3), (3, 3), (3, -3), (-3, 3)], id="self-crossing"),
         ],
     )
-    def test_lasso_is_what_numpy_says(self, store, polygon):
-        frame, polygon = store.points, np.array(polygon, dtype=float)
+    def test_lasso_is_what_numpy_says(self, session, polygon):
+        frame, polygon = session.points, np.array(polygon, dtype=float)
         x, y = frame["x"].to_numpy(), frame["z"].to_numpy()
         expected = frame["row"].to_numpy()[in_polygon(x, y, polygon)]
         assert 0 < len(expected) < len(frame)
@@ -162,11 +163,11 @@ class TestRowsIn:
         assert max(min_distance(vertex, edges) for vertex in polygon) <= 0.5
         np.testing.assert_array_equal(simplify_polygon(polygon, 0.0), polygon)
 
-    def test_lasso_needs_three_vertices(self, store):
-        assert rows_in_lasso(store.points, "x", "y", np.array([[0, 0], [1, 1]])).size == 0
+    def test_lasso_needs_three_vertices(self, session):
+        assert rows_in_lasso(session.points, "x", "y", np.array([[0, 0], [1, 1]])).size == 0
 
-    def test_nearest_row_within_the_radius(self, store):
-        frame = store.points
+    def test_nearest_row_within_the_radius(self, session):
+        frame = session.points
         x, y = float(frame["x"].iloc[11]), float(frame["y"].iloc[11])
         assert nearest_row(frame, "x", "y", (x + 1e-4, y), (0.01, 0.01)) == frame["row"].iloc[11]
         assert nearest_row(frame, "x", "y", (100.0, 100.0), (0.01, 0.01)) is None
@@ -195,8 +196,8 @@ class TestStableSample:
 
 class TestMakeEmbeddingPlot:
     @pytest.mark.parametrize(("projection", "axes"), [("x-y", ["x", "y"]), ("y-z", ["y", "z"])])
-    def test_projection_axes(self, store, projection, axes):
-        image = make_embedding_plot(store.points, projection=projection, width=60, height=40)
+    def test_projection_axes(self, session, projection, axes):
+        image = make_embedding_plot(session.points, projection=projection, width=60, height=40)
         assert isinstance(image, hv.RGB)
         assert [dim.name for dim in image.kdims] == axes
         assert image.dimension_values(2, flat=False).shape == (40, 60)
@@ -218,25 +219,25 @@ class TestMakeEmbeddingPlot:
         expected = np.broadcast_to(to_rgb(CONFIDENCE_CMAP[end]), colours.shape)
         np.testing.assert_allclose(colours, expected, atol=0.02)
 
-    def test_review_state_colours(self, store):
-        store.workspace.ledger().record_decision(
-            int(store.points["object_id"].iloc[0]), "artefact", reviewer="ana"
+    def test_review_state_colours(self, session):
+        session.workspace.ledger().record_decision(
+            int(session.points["object_id"].iloc[0]), "artefact", reviewer="ana"
         )
-        store.ledger_state = store.workspace.ledger().state()
-        assert store.points["review"].iloc[0] == "artefact"
-        assert (store.points["review"].iloc[1:] == "none").all()
-        image = make_embedding_plot(store.points, color_by="review", width=60, height=40)
+        session.ledger_state = session.workspace.ledger().state()
+        assert session.points["review"].iloc[0] == "artefact"
+        assert (session.points["review"].iloc[1:] == "none").all()
+        image = make_embedding_plot(session.points, color_by="review", width=60, height=40)
         assert len(pixels(image)) > 0
 
-    def test_empty_frame(self, store):
-        image = make_embedding_plot(store.points.iloc[:0], x_range=(0, 1), y_range=(2, 3))
+    def test_empty_frame(self, session):
+        image = make_embedding_plot(session.points.iloc[:0], x_range=(0, 1), y_range=(2, 3))
         assert image.bounds.lbrt() == (0, 2, 1, 3)
 
-    def test_unknown_projection_or_colour(self, store):
+    def test_unknown_projection_or_colour(self, session):
         with pytest.raises(ValueError, match="projection must be one of x-y, x-z, y-z"):
-            make_embedding_plot(store.points, projection="x-x")
+            make_embedding_plot(session.points, projection="x-x")
         with pytest.raises(ValueError, match="color_by must be one of predicted, label, survey"):
-            make_embedding_plot(store.points, color_by="ra")
+            make_embedding_plot(session.points, color_by="ra")
 
     def test_model_of_200000_points_is_small(self):
         assert document_bytes(make_embedding_plot(random_frame(200_000))) < 2_000_000
@@ -252,21 +253,21 @@ class TestMakeEmbeddingPlot:
 
 
 class TestSelectionPlot:
-    def test_selection_and_open_galaxy(self, store):
-        rows = store.points["row"].to_numpy()
-        overlay = make_selection_plot(store.points, "x", "y", selection=rows[:30], selected_row=5)
+    def test_selection_and_open_galaxy(self, session):
+        rows = session.points["row"].to_numpy()
+        overlay = make_selection_plot(session.points, "x", "y", selection=rows[:30], selected_row=5)
         selected, opened = overlay
-        np.testing.assert_array_equal(selected.dimension_values("x"), store.points["x"].iloc[:30])
-        assert opened.dimension_values("y").tolist() == [store.points["y"].iloc[5]]
+        np.testing.assert_array_equal(selected.dimension_values("x"), session.points["x"].iloc[:30])
+        assert opened.dimension_values("y").tolist() == [session.points["y"].iloc[5]]
 
-    def test_selection_is_bounded(self, store, monkeypatch):
+    def test_selection_is_bounded(self, session, monkeypatch):
         monkeypatch.setattr("dashboard.views.datashaded.MAX_SHOWN", 10)
-        selected, opened = make_selection_plot(store.points, "x", "y", selection=np.arange(150))
+        selected, opened = make_selection_plot(session.points, "x", "y", selection=np.arange(150))
         assert (len(selected), len(opened)) == (10, 0)
 
-    def test_rows_outside_the_frame_are_left_out(self, store):
-        store.survey = "des"
-        selected, _ = make_selection_plot(store.points, "x", "y", selection=[0, 1, 150])
+    def test_rows_outside_the_frame_are_left_out(self, session):
+        session.survey = "des"
+        selected, _ = make_selection_plot(session.points, "x", "y", selection=[0, 1, 150])
         assert len(selected) == 1
 
 
@@ -291,91 +292,91 @@ class TestSample3D:
 
 
 class TestMakeEmbeddingFigure:
-    def test_one_trace_per_category_then_selection(self, store):
-        figure = make_embedding_figure(store.points)
+    def test_one_trace_per_category_then_selection(self, session):
+        figure = make_embedding_figure(session.points)
         names = [trace.name for trace in figure.data]
         assert names == ["elliptical", "spiral", "selection", "selected"]
-        assert sum(len(trace.x) for trace in figure.data[:2]) == store.count
+        assert sum(len(trace.x) for trace in figure.data[:2]) == session.count
         assert figure.data[0].marker.color == COLOURS["elliptical"]
         assert (len(figure.data[2].x), len(figure.data[3].x)) == (0, 0)
         assert figure.layout.uirevision == "embedding"
 
-    def test_customdata_is_the_catalog_row(self, store):
-        store.misclassified_only = True
-        figure = make_embedding_figure(store.points, color_by="survey")
+    def test_customdata_is_the_catalog_row(self, session):
+        session.misclassified_only = True
+        figure = make_embedding_figure(session.points, color_by="survey")
         rows = np.concatenate([trace.customdata for trace in figure.data[:-2]])
-        assert sorted(rows) == sorted(store.frame["row"])
+        assert sorted(rows) == sorted(session.frame["row"])
         assert [trace.name for trace in figure.data] == ["des", "sdss", "selection", "selected"]
 
-    def test_selection_and_selected_galaxy(self, store):
-        figure = make_embedding_figure(store.points, selection=[3, 17, 199], selected_row=120)
+    def test_selection_and_selected_galaxy(self, session):
+        figure = make_embedding_figure(session.points, selection=[3, 17, 199], selected_row=120)
         assert list(figure.data[-2].customdata) == [3, 17]
         (text,) = figure.data[-1].text
         assert text.startswith("des 500000020<br>predicted ")
         assert list(figure.data[-1].customdata) == [120]
 
-    def test_confidence_is_one_trace_on_a_colour_scale(self, store):
-        figure = make_embedding_figure(store.points, color_by="confidence")
+    def test_confidence_is_one_trace_on_a_colour_scale(self, session):
+        figure = make_embedding_figure(session.points, color_by="confidence")
         trace = figure.data[0]
         assert trace.name == "confidence"
-        np.testing.assert_allclose(trace.marker.color, store.points["confidence"])
+        np.testing.assert_allclose(trace.marker.color, session.points["confidence"])
         assert (trace.marker.cmin, trace.marker.cmax) == (0.5, 1.0)
 
-    def test_unknown_color_by(self, store):
+    def test_unknown_color_by(self, session):
         match = "color_by must be one of predicted, label, survey, review, confidence"
         with pytest.raises(ValueError, match=match):
-            make_embedding_figure(store.points, color_by="ra")
+            make_embedding_figure(session.points, color_by="ra")
 
 
 class TestProjectionView:
-    def test_box_selects_the_rows_passing_the_filters(self, store):
-        view = ProjectionView(store=store)
-        store.survey = "sdss"
+    def test_box_selects_the_rows_passing_the_filters(self, session):
+        view = ProjectionView(session=session)
+        session.survey = "sdss"
         bounds = (-2.0, -2.0, 8.0, 4.0)
         view._bounds.event(bounds=bounds)
         np.testing.assert_array_equal(
-            store.selection, rows_in_bounds(store.points, "x", "y", bounds)
+            session.selection, rows_in_bounds(session.points, "x", "y", bounds)
         )
-        assert len(store.selection) > 0
-        assert (store.selection < 100).all()
+        assert len(session.selection) > 0
+        assert (session.selection < 100).all()
 
-    def test_lasso_in_another_projection(self, store):
-        view = ProjectionView(store=store, projection="x-z")
+    def test_lasso_in_another_projection(self, session):
+        view = ProjectionView(session=session, projection="x-z")
         polygon = np.array([[-3.0, -3.0], [9.0, -5.0], [2.0, 3.0]])
         view._lasso.event(geometry=polygon)
-        expected = rows_in_lasso(store.points, "x", "z", polygon)
+        expected = rows_in_lasso(session.points, "x", "z", polygon)
         assert len(expected) > 0
-        np.testing.assert_array_equal(store.selection, expected)
+        np.testing.assert_array_equal(session.selection, expected)
 
-    def test_new_projection_gets_new_streams(self, store):
-        view = ProjectionView(store=store)
+    def test_new_projection_gets_new_streams(self, session):
+        view = ProjectionView(session=session)
         old = view._bounds
         view.projection = "y-z"
         assert view._bounds is not old
         view._bounds.event(bounds=(-1, -1, 1, 1))
         np.testing.assert_array_equal(
-            store.selection, rows_in_bounds(store.points, "y", "z", (-1, -1, 1, 1))
+            session.selection, rows_in_bounds(session.points, "y", "z", (-1, -1, 1, 1))
         )
 
-    def test_tap_opens_the_galaxy_under_it(self, store):
-        view = ProjectionView(store=store)
-        point = store.points.iloc[42]
+    def test_tap_opens_the_galaxy_under_it(self, session):
+        view = ProjectionView(session=session)
+        point = session.points.iloc[42]
         view._tap.event(x=float(point["x"]) + 1e-3, y=float(point["y"]))
-        assert store.selected_row == point["row"]
+        assert session.selected_row == point["row"]
         view._tap.event(x=1e3, y=1e3)
-        assert store.selected_row == point["row"]
+        assert session.selected_row == point["row"]
 
-    def test_selection_is_drawn(self, store):
-        view = ProjectionView(store=store)
-        store.select_rows([4, 5, 6])
-        store.selected_row = 9
+    def test_selection_is_drawn(self, session):
+        view = ProjectionView(session=session)
+        session.select_rows([4, 5, 6])
+        session.selected_row = 9
         selected, opened = view._selected()
         assert (len(selected), len(opened)) == (3, 1)
         view.__panel__().select(pn.widgets.Button)[0].clicks += 1
-        assert store.selection.size == 0
+        assert session.selection.size == 0
 
-    def test_renders_datashaded_bokeh_plot(self, store):
-        root = pn.panel(ProjectionView(store=store)).get_root(Document())
+    def test_renders_datashaded_bokeh_plot(self, session):
+        root = pn.panel(ProjectionView(session=session)).get_root(Document())
         tools = {
             type(tool).__name__
             for plot in root.select({"type": Plot})
@@ -385,46 +386,46 @@ class TestProjectionView:
 
     def test_projection_param_is_documented(self):
         assert ProjectionView.param.projection.doc
-        assert set(ProjectionView.param) == {"name", "projection", "store"}
+        assert set(ProjectionView.param) == {"name", "projection", "session"}
 
 
 class TestEmbeddingView:
-    def test_figure_maps_store_params(self, store, monkeypatch):
-        store.param.update(color_by="label", selected_row=4)
-        store.select_rows([7, 8])
+    def test_figure_maps_store_params(self, session, monkeypatch):
+        session.param.update(color_by="label", selected_row=4)
+        session.select_rows([7, 8])
         calls = []
         monkeypatch.setattr(
             "dashboard.views.embedding.make_embedding_figure",
             lambda *args, **kwargs: calls.append((args, kwargs))
             or make_embedding_figure(*args, **kwargs),
         )
-        EmbeddingView(store=store)
+        EmbeddingView(session=session)
         ((args, kwargs),) = calls
-        assert args == (store.points,)
+        assert args == (session.points,)
         assert (kwargs["color_by"], kwargs["selected_row"]) == ("label", 4)
         assert kwargs["selection"].tolist() == [7, 8]
 
-    def test_pane_follows_filters_and_selection(self, store):
-        view = EmbeddingView(store=store)
-        store.survey = "des"
+    def test_pane_follows_filters_and_selection(self, session):
+        view = EmbeddingView(session=session)
+        session.survey = "des"
         assert sum(len(trace.x) for trace in view._plot.object.data) == 99
-        store.select_rows([150, 151])
+        session.select_rows([150, 151])
         assert list(view._plot.object.data[-2].customdata) == [150, 151]
 
-    def test_review_colours_follow_decisions(self, store):
-        view = EmbeddingView(store=store)
-        store.color_by = "review"
-        store.selected_row = 17
-        store.decide("approve")
+    def test_review_colours_follow_decisions(self, session):
+        view = EmbeddingView(session=session)
+        session.color_by = "review"
+        session.selected_row = 17
+        session.decide("approve")
         assert "approved" in {trace.name for trace in view._plot.object.data}
 
-    def test_click_opens_the_galaxy(self, store):
-        view = EmbeddingView(store=store)
+    def test_click_opens_the_galaxy(self, session):
+        view = EmbeddingView(session=session)
         view._plot.click_data = {"points": [{"customdata": 17, "x": 0.1}]}
-        assert store.selected_row == 17
-        assert store.selected_ids == [1237650000000000017]
+        assert session.selected_row == 17
+        assert session.selected_ids == [1237650000000000017]
 
-    def test_click_without_points_keeps_the_galaxy(self, store):
-        store.selected_row = 4
-        EmbeddingView(store=store)._plot.click_data = {"points": []}
-        assert store.selected_row == 4
+    def test_click_without_points_keeps_the_galaxy(self, session):
+        session.selected_row = 4
+        EmbeddingView(session=session)._plot.click_data = {"points": []}
+        assert session.selected_row == 4

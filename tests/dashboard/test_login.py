@@ -14,7 +14,7 @@ import panel as pn
 import pytest
 from playwright.sync_api import sync_playwright
 
-from dashboard.data_store import GalaxyStore
+from dashboard.session import ReviewSession
 from galcore.cli.serve import check_credentials, serve_command, serve_command_parser
 from galcore.errors import ServeError
 from store import SchemaError
@@ -156,30 +156,32 @@ class TestServeWithLogin:
 
 class TestReviewerIdentity:
     def test_a_decision_needs_a_name(self, review_workspace):
-        store = GalaxyStore(workspace=review_workspace)
-        store.selected_row = 1
-        assert store.reviewer == ""
+        session = ReviewSession(workspace=review_workspace)
+        session.selected_row = 1
+        assert session.reviewer == ""
         with pytest.raises(SchemaError, match="type your name under 'Reviewer' first"):
-            store.decide("approve")
-        assert review_workspace.ledger().history(int(store.galaxy.object_id)) == []
+            session.decide("approve")
+        assert review_workspace.ledger().history(int(session.galaxy.object_id)) == []
 
     def test_the_name_is_typed_in_the_sidebar(self, review_workspace):
-        store = GalaxyStore(workspace=review_workspace)
-        (field,) = [w for w in pn.panel(store).select(pn.widgets.TextInput) if w.name == "Reviewer"]
+        session = ReviewSession(workspace=review_workspace)
+        (field,) = [
+            w for w in pn.panel(session).select(pn.widgets.TextInput) if w.name == "Reviewer"
+        ]
         field.value = "cy"
-        assert store.reviewer == "cy"
+        assert session.reviewer == "cy"
 
     def test_a_signed_in_reviewer_is_shown_escaped_and_not_typed(self, review_workspace):
         hostile = '<img src=x onerror="alert(1)">'
-        store = GalaxyStore(workspace=review_workspace, reviewer=hostile, signed_in=True)
-        sidebar = pn.panel(store)
+        session = ReviewSession(workspace=review_workspace, reviewer=hostile, signed_in=True)
+        sidebar = pn.panel(session)
         assert not [w for w in sidebar.select(pn.widgets.TextInput) if w.name == "Reviewer"]
         (shown,) = [p for p in sidebar.select(pn.pane.HTML) if "signed in" in str(p.object)]
         assert "<img" not in shown.object
         assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in shown.object
-        store.selected_row = 1
-        store.decide("approve")
-        (decision,) = review_workspace.ledger().history(int(store.galaxy.object_id))
+        session.selected_row = 1
+        session.decide("approve")
+        (decision,) = review_workspace.ledger().history(int(session.galaxy.object_id))
         assert decision.reviewer == hostile  # stored as given, shown escaped
 
 

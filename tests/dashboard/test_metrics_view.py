@@ -9,7 +9,7 @@ import numpy as np
 import panel as pn
 import pytest
 
-from dashboard.data_store import GalaxyStore
+from dashboard.session import ReviewSession
 from dashboard.views import MetricsView, make_metrics_figure, make_metrics_table
 from dashboard.views.metrics import TABLE_COLUMNS, no_metrics_message, runs_to_compare
 from galcore.evaluation import classification_metrics, evaluate_run
@@ -26,7 +26,7 @@ def evaluated(review_workspace: Workspace) -> Workspace:
 
 
 def _view(workspace: Workspace, run: str = "r1") -> MetricsView:
-    return MetricsView(store=GalaxyStore(workspace=workspace, run=run))
+    return MetricsView(session=ReviewSession(workspace=workspace, run=run))
 
 
 def _alerts(content: pn.Column) -> list[str]:
@@ -125,7 +125,7 @@ class TestMetricsView:
 
     def test_follows_the_stores_run(self, evaluated):
         view = _view(evaluated)
-        view.store.run = "r0"
+        view.session.run = "r0"
         (table,) = _tables(view._content())
         assert table.value["run"].tolist() == ["r0"]
 

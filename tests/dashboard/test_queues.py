@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard.data_store import GalaxyStore, data_version, load_objects, load_predictions
+from dashboard.data import data_version, load_objects, load_predictions
 from dashboard.queues import (
     QUEUES,
     confident,
@@ -18,6 +18,7 @@ from dashboard.queues import (
     uncertain,
     undecided_rows,
 )
+from dashboard.session import ReviewSession
 from galcore.recursion import next_training_set
 from store import NO_LABEL, SURVEYS, Decision, Workspace, set_mask
 from store.selection import top_confident
@@ -263,8 +264,8 @@ class TestConfidentIsWhatRetrainingTakes:
             for row, label in zip(chosen.rows.tolist(), chosen.labels.tolist(), strict=True)
             if row not in not_pseudo
         }
-        store = GalaxyStore(workspace=workspace, run="r1", hide_decided=hide_decided)
-        frame = store.queue_frame("confident", top=self.TOP)
+        session = ReviewSession(workspace=workspace, run="r1", hide_decided=hide_decided)
+        frame = session.queue_frame("confident", top=self.TOP)
         undecided = ~np.isin(frame["row"], reviewed)
         queued = dict(
             zip(

@@ -29,7 +29,7 @@ from tornado.testing import bind_unused_port
 from tornado.web import Application, RequestHandler
 
 from dashboard import thumbnails
-from dashboard.data_store import data_version
+from dashboard.data import data_version
 from dashboard.routes import (
     DEFAULT_SIZE,
     MAX_ROW_DIGITS,

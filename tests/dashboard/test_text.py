@@ -10,8 +10,8 @@ import pytest
 from bokeh.document import Document
 
 from dashboard import app
-from dashboard.data_store import GalaxyStore
 from dashboard.notices import page_notices
+from dashboard.session import ReviewSession
 from dashboard.text import plain
 from dashboard.views import GridView, ReviewView, make_history_markdown, make_status_line
 from store import Decision, Workspace
@@ -83,23 +83,23 @@ def test_history_and_status_show_names_as_typed(text):
 
 
 @pytest.fixture
-def store(review_workspace: Workspace) -> GalaxyStore:
-    return GalaxyStore(workspace=review_workspace, reviewer="ana")
+def session(review_workspace: Workspace) -> ReviewSession:
+    return ReviewSession(workspace=review_workspace, reviewer="ana")
 
 
-def test_a_link_in_the_query_string_is_not_a_link(store):
+def test_a_link_in_the_query_string_is_not_a_link(session):
     asked = "[Session expired](https://evil.example/login) www.evil.com"
-    (notice,) = page_notices(store, {"run": [asked.encode()]}, app.URL_PARAMETERS)
+    (notice,) = page_notices(session, {"run": [asked.encode()]}, app.URL_PARAMETERS)
     shown = rendered(notice)
     assert not {"a", "img"} & set(shown.tags)
     assert asked in shown.text
 
 
-def test_a_refused_name_in_an_error_is_not_a_link(store):
+def test_a_refused_name_in_an_error_is_not_a_link(session):
     """The ledger's refusal quotes the typed name: the review and grid messages show it as text."""
     name = "[Session expired](https://evil.example/login) ![x](https://evil.example/t.png)"
-    store.param.update(selected_row=1, reviewer=name + "x" * 100)
-    review, grid = ReviewView(store=store), GridView(store=store)
+    session.param.update(selected_row=1, reviewer=name + "x" * 100)
+    review, grid = ReviewView(session=session), GridView(session=session)
     review._decide("approve")
     grid.press("a")
     for message in (review._error, grid._message):

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from dashboard import thumbnails
-from dashboard.data_store import data_version
+from dashboard.data import data_version
 from dashboard.thumbnails import (
     ImageUnavailableError,
     cached_thumbnail_png,

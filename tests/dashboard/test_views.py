@@ -1,4 +1,4 @@
-"""The views and the app: set store params, assert what the views derive and draw."""
+"""The views and the app: set session params, assert what the views derive and draw."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import param
 import pytest
 
 from dashboard import app
-from dashboard.data_store import GalaxyStore
+from dashboard.session import ReviewSession
 from dashboard.views import (
     EmbeddingView,
     GalaxyView,
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def store(review_workspace: Workspace) -> GalaxyStore:
-    return GalaxyStore(workspace=review_workspace, reviewer="ana")
+def session(review_workspace: Workspace) -> ReviewSession:
+    return ReviewSession(workspace=review_workspace, reviewer="ana")
 
 
 def _decision(decision: str = "approve", **values) -> Decision:
@@ -47,7 +47,7 @@ def _decision(decision: str = "approve", **values) -> Decision:
     return Decision(**(row | values))
 
 
-@pytest.mark.parametrize("cls", [GalaxyStore, View, EmbeddingView, GalaxyView, ReviewView])
+@pytest.mark.parametrize("cls", [ReviewSession, View, EmbeddingView, GalaxyView, ReviewView])
 class TestParams:
     def test_every_public_param_has_a_doc(self, cls):
         undocumented = [
@@ -68,38 +68,38 @@ class TestParams:
 
 @pytest.mark.parametrize("cls", [EmbeddingView, GalaxyView, ReviewView])
 def test_views_declare_only_the_store(cls):
-    assert set(cls.param) == {"name", "store"}
+    assert set(cls.param) == {"name", "session"}
 
 
 class TestGalaxyView:
-    def test_nothing_selected(self, store):
-        view = GalaxyView(store=store)
+    def test_nothing_selected(self, session):
+        view = GalaxyView(session=session)
         assert view._thumbnail() is None
         assert view._details() == NOTHING_SELECTED
 
-    def test_selected_galaxy(self, store):
-        view = GalaxyView(store=store)
-        store.selected_row = 120
+    def test_selected_galaxy(self, session):
+        view = GalaxyView(session=session)
+        session.selected_row = 120
         assert view._thumbnail().startswith(b"\x89PNG")
         details = view._details()
         assert "### DES 500000020" in details
         assert "P_EL 0.980, P_CS 0.020, NVOTE 0, label **elliptical**" in details
         assert "| Sets | unlabelled |" in details
 
-    def test_details_map_store_params(self, store):
-        store.selected_row = 3
+    def test_details_map_store_params(self, session):
+        session.selected_row = 3
         with mock.patch("dashboard.views.galaxy.make_galaxy_markdown", return_value="") as make:
-            GalaxyView(store=store)._details()
-        make.assert_called_once_with(store.galaxy)
+            GalaxyView(session=session)._details()
+        make.assert_called_once_with(session.galaxy)
 
-    def test_markdown_lists_probabilities(self, store):
-        store.selected_row = 3
-        text = make_galaxy_markdown(store.galaxy)
+    def test_markdown_lists_probabilities(self, session):
+        session.selected_row = 3
+        text = make_galaxy_markdown(session.galaxy)
         assert "| Predicted | **spiral** (P(elliptical) 0." in text
         assert "label **elliptical**" in text
 
-    def test_renders_thumbnail_and_details(self, store):
-        layout = GalaxyView(store=store).__panel__()
+    def test_renders_thumbnail_and_details(self, session):
+        layout = GalaxyView(session=session).__panel__()
         assert [type(pane) for pane in layout] == [pn.pane.PNG, pn.pane.Markdown]
 
 
@@ -108,44 +108,44 @@ class TestReviewView:
         layout = view.__panel__()
         return {button.name: button for button in layout.select(pn.widgets.Button)}
 
-    def test_approve_button_records_and_shows(self, store, review_workspace):
-        view = ReviewView(store=store)
-        store.selected_row = 17
+    def test_approve_button_records_and_shows(self, session, review_workspace):
+        view = ReviewView(session=session)
+        session.selected_row = 17
         self._buttons(view)["Approve"].clicks += 1
         (row,) = review_workspace.ledger().history(1237650000000000017)
         assert (row.decision, row.reviewer, row.run) == ("approve", "ana", "r1")
-        assert view._status().startswith(f"**approved** as {store.galaxy.predicted_name} by ana")
+        assert view._status().startswith(f"**approved** as {session.galaxy.predicted_name} by ana")
         assert "| ana | approve |" in view._history()
 
-    def test_relabel_button_records_the_other_class(self, store, review_workspace):
-        view = ReviewView(store=store)
-        store.selected_row = 2
+    def test_relabel_button_records_the_other_class(self, session, review_workspace):
+        view = ReviewView(session=session)
+        session.selected_row = 2
         self._buttons(view)["Relabel"].clicks += 1
         (row,) = review_workspace.ledger().history(1237650000000000002)
-        assert (row.decision, row.label) == ("relabel", 1 - store.galaxy.predicted)
+        assert (row.decision, row.label) == ("relabel", 1 - session.galaxy.predicted)
         assert view._status().startswith(f"**relabelled** as {LABELS[row.label]}")
 
-    def test_error_is_shown(self, store):
-        view = ReviewView(store=store)
+    def test_error_is_shown(self, session):
+        view = ReviewView(session=session)
         self._buttons(view)["Approve"].clicks += 1
         assert view._error.visible
         assert "select a galaxy" in view._error.object
-        store.selected_row = 1
+        session.selected_row = 1
         self._buttons(view)["Approve"].clicks += 1
         assert not view._error.visible
 
-    def test_a_refused_name_is_shown_as_text(self, store):
-        view = ReviewView(store=store)
-        store.param.update(selected_row=1, reviewer="<img src=x onerror=alert(1)>" + "x" * 100)
+    def test_a_refused_name_is_shown_as_text(self, session):
+        view = ReviewView(session=session)
+        session.param.update(selected_row=1, reviewer="<img src=x onerror=alert(1)>" + "x" * 100)
         self._buttons(view)["Approve"].clicks += 1
         assert "reviewer must be at most" in view._error.object
         assert "&#60;img src=x onerror=alert(1)&#62;" in view._error.object
         assert "<img" not in view._error.object
 
-    def test_status_without_selection(self, store):
-        assert ReviewView(store=store)._status() == ""
-        store.selected_row = 1
-        assert ReviewView(store=store)._status() == "Not reviewed yet."
+    def test_status_without_selection(self, session):
+        assert ReviewView(session=session)._status() == ""
+        session.selected_row = 1
+        assert ReviewView(session=session)._status() == "Not reviewed yet."
 
 
 class TestReviewText:
@@ -193,19 +193,19 @@ class TestApp:
     def test_parse_workspace(self, argv, expected):
         assert app.parse_workspace(argv) == expected
 
-    def test_open_store(self, review_workspace):
-        assert app.open_store(review_workspace.root).run == "r1"
+    def test_open_session(self, review_workspace):
+        assert app.open_session(review_workspace.root).run == "r1"
 
     def test_no_workspace(self):
         with pytest.raises(StoreNotFoundError, match="no workspace given: start the dashboard"):
-            app.open_store(None)
+            app.open_session(None)
 
     def test_no_catalog(self, tmp_path):
         with pytest.raises(StoreNotFoundError, match=f"'galcore demo --workspace {tmp_path}'"):
-            app.open_store(tmp_path)
+            app.open_session(tmp_path)
 
-    def test_build_app(self, store):
-        page = app.build_app(store)
+    def test_build_app(self, session):
+        page = app.build_app(session)
         assert isinstance(page, pn.template.BootstrapTemplate)
         (tabs,) = page.main
         assert list(tabs._names) == ["Review", "Decisions", "Metrics", "Retrain"]

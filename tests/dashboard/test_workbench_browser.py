@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from dashboard.data_store import GalaxyStore
-from dashboard.jobs import job_status, log_tail
+from dashboard.session import ReviewSession
 from galcore.evaluation import evaluate_run
+from galcore.jobs import job_status, log_tail
 from galcore.recursion import next_training_set
 from galcore.training import get_profile
 from store import Workspace, set_mask
@@ -151,7 +151,7 @@ def test_a_box_selection_fills_the_grid(page, app_url, workbench, tab, axes, lab
         inside = (x >= xs[0] - dx) & (x <= xs[1] + dx) & (y >= ys[0] - dy) & (y <= ys[1] + dy)
         return set(points["row"].to_numpy()[inside].tolist())
 
-    points = GalaxyStore(workspace=workbench, run="r1").points  # what the server draws
+    points = ReviewSession(workspace=workbench, run="r1").points  # what the server draws
     inner, outer = rows_in_box(-1), rows_in_box(1)  # one pixel of rounding either way
     assert inner, "the box holds no galaxy: move it"
     expect(page.get_by_text("The galaxies selected in the linked views")).to_be_visible()

@@ -48,8 +48,10 @@ class TestPredict:
         model = _saved_run(toy_workspace)
         first = predict(toy_workspace, "r1", batch_size=64)
         second = predict(toy_workspace, "r1", batch_size=7)
-        np.testing.assert_array_equal(first.probs, second.probs)
-        np.testing.assert_array_equal(first.features, second.features)
+        # Equal up to float rounding (the kernels' blocking depends on the batch size); any
+        # augmentation left on would move them by far more.
+        np.testing.assert_allclose(first.probs, second.probs, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(first.features, second.features, rtol=1e-5, atol=1e-5)
         images = toy_workspace.catalog().read_images([0, 1, 2]).astype(np.float32)
         np.testing.assert_allclose(model.predict(images, verbose=0), first.probs[:3], rtol=1e-5)
 

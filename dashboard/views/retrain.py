@@ -1,7 +1,7 @@
 """Retrain from the shown run in the background, follow the job, then show the new run.
 
 The job itself (lock, runner, chain of ``galcore`` commands, progress records) is the backend's;
-`dashboard.jobs` starts it and reads its state.
+`galcore.jobs` starts it and reads its state.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from typing import Any
 import panel as pn
 import param
 
-from dashboard.jobs import (
-    DEFAULT_TOP,
+from dashboard.notices import markdown_text
+from dashboard.run_state import no_run_message
+from dashboard.views.base import View
+from galcore.jobs import (
     STEPS,
     Job,
     JobError,
@@ -24,11 +26,9 @@ from dashboard.jobs import (
     log_tail,
     start_job,
 )
-from dashboard.notices import markdown_text
-from dashboard.run_state import no_run_message
-from dashboard.views.base import View
+from store.selection import DEFAULT_TOP
 
-__all__ = ["POLL_MS", "JobsView", "make_job_html", "make_log_html"]
+__all__ = ["POLL_MS", "RetrainView", "make_job_html", "make_log_html"]
 
 POLL_MS = 2000
 """How often the view reads the job's state and log, in milliseconds."""
@@ -84,8 +84,8 @@ def make_job_html(job: Job | None, progress: JobProgress | None = None) -> str:
     return f"<p><b>Done</b> {what}: it has predictions, an embedding and test metrics.</p>"
 
 
-class JobsView(View):
-    """Start a retraining from the store's run, follow its progress and log, show its run.
+class RetrainView(View):
+    """Start a retraining from the session's run, follow its progress and log, show its run.
 
     One job runs at a time per workspace; the view reads the job's state every `POLL_MS`
     while it is shown, so a job started in another session shows here too.
@@ -117,13 +117,13 @@ class JobsView(View):
         self.refresh()
 
     def start(self) -> None:
-        """Start a job from the store's run, or show why it cannot start."""
-        if self.store.run is None:  # nothing to retrain from yet
-            message = markdown_text(no_run_message(self.store.workspace))
+        """Start a job from the session's run, or show why it cannot start."""
+        if self.session.run is None:  # nothing to retrain from yet
+            message = markdown_text(no_run_message(self.session.workspace))
             self._error.param.update(object=message, visible=True)
             return
         try:
-            start_job(self.store.workspace, self.store.run, self.new_run, top=self.top)
+            start_job(self.session.workspace, self.session.run, self.new_run, top=self.top)
         except JobError as error:
             self._error.object = markdown_text(str(error))  # quotes the typed run name
             self._error.visible = True
@@ -133,7 +133,7 @@ class JobsView(View):
 
     def refresh(self) -> None:
         """Show the latest job's state, progress and log."""
-        self._job = job = job_status(self.store.workspace)
+        self._job = job = job_status(self.session.workspace)
         running = job is not None and job.state == JobState.RUNNING
         progress = job_progress(job) if running else None
         self._status.object = make_job_html(job, progress)
@@ -142,16 +142,16 @@ class JobsView(View):
         self._log.object = make_log_html(log_tail(job)) if job else ""
         self._start.disabled = running
         done = job is not None and job.state == JobState.DONE
-        self._show.visible = done and job.run != self.store.run
+        self._show.visible = done and job.run != self.session.run
         self._show.name = f"Show run {job.run}" if done else ""
 
     def show_new_run(self) -> None:
         """Show the finished job's run in every view."""
-        if self._job is not None and self._job.run in self.store.refresh_runs():
-            self.store.run = self._job.run
+        if self._job is not None and self._job.run in self.session.refresh_runs():
+            self.session.run = self._job.run
         self.refresh()
 
-    @param.depends("store.run", watch=True)
+    @param.depends("session.run", watch=True)
     def _on_run(self) -> None:
         """Hide the button that shows the new run once it is shown."""
         self.refresh()

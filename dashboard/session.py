@@ -1,8 +1,8 @@
 """The shared state of a dashboard session: the run, the filters, the selection, the queue.
 
-Views link to each other only through `GalaxyStore`'s parameters; the data come from the
-cached loaders of `dashboard.data`, re-exported here. Its derived data (`dashboard._store_data`)
-and its decisions (`dashboard._store_decisions`) are mixins; its parameters and watchers are here.
+Views link to each other only through `ReviewSession`'s parameters; the data come from the
+cached loaders of `dashboard.data`. Its derived data (`dashboard._session_data`)
+and its decisions (`dashboard._session_decisions`) are mixins; its parameters and watchers are here.
 """
 
 from __future__ import annotations
@@ -16,45 +16,20 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from dashboard._store_data import StoreData
-from dashboard._store_decisions import Shown, StoreDecisions
+from dashboard._session_data import SessionData
+from dashboard._session_decisions import SessionDecisions, Shown
 from dashboard.data import (
-    _SELECTION,
     ALL_SURVEYS,
     CATEGORY_COLUMNS,
     COLOR_COLUMNS,
-    NO_LABEL_NAME,
-    REVIEW_STATES,
-    Galaxy,
-    data_version,
-    embedded_runs,
-    load_objects,
-    load_points,
-    load_predictions,
-    load_reviews,
+    SELECTION_PARAMETERS,
     select_frame,
 )
 from dashboard.queues import QUEUES, decided_rows, make_queue
 from dashboard.run_state import default_run
 from store import SURVEYS, Ledger, LedgerError, Workspace
 
-__all__ = [
-    "ALL_SURVEYS",
-    "CATEGORY_COLUMNS",
-    "COLOR_COLUMNS",
-    "NO_LABEL_NAME",
-    "REVIEW_STATES",
-    "Galaxy",
-    "GalaxyStore",
-    "Shown",
-    "data_version",
-    "embedded_runs",
-    "load_objects",
-    "load_points",
-    "load_predictions",
-    "load_reviews",
-    "select_frame",
-]
+__all__ = ["ReviewSession", "Shown"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +37,11 @@ LEDGER_TIMEOUT = 5.0
 """Seconds a decision waits for another program writing to the ledger before it is refused."""
 
 
-class GalaxyStore(StoreData, StoreDecisions, Viewer):
+class ReviewSession(SessionData, SessionDecisions, Viewer):
     """The loaded run, the filters, the selected galaxy and the review actions.
 
-    Views read the derived attributes (`frame`, `count`, `galaxy`, `points` of `StoreData`,
-    `history` of `StoreDecisions`) and link to each other only through this object's parameters.
+    Views read the derived attributes (`frame`, `count`, `galaxy`, `points` of `SessionData`,
+    `history` of `SessionDecisions`) and link to each other only through this object's parameters.
     Rendered, it shows the filter widgets.
 
     Parameters
@@ -80,15 +55,15 @@ class GalaxyStore(StoreData, StoreDecisions, Viewer):
     ------
     StoreNotFoundError
         If the workspace has no catalog. Without runs, or for a run without predictions or an
-        embedding, the store shows NaN for what is missing (`dashboard.run_state`).
+        embedding, the session shows NaN for what is missing (`dashboard.run_state`).
     ValueError
         If `run` names no run of the workspace, or `selected_row` is not a catalog row.
 
     Examples
     --------
-    >>> store = GalaxyStore(workspace=Workspace("ws"))  # doctest: +SKIP
-    >>> store.misclassified_only = True  # doctest: +SKIP
-    >>> store.count  # doctest: +SKIP
+    >>> session = ReviewSession(workspace=Workspace("ws"))  # doctest: +SKIP
+    >>> session.misclassified_only = True  # doctest: +SKIP
+    >>> session.count  # doctest: +SKIP
     3
     """
 
@@ -159,7 +134,7 @@ class GalaxyStore(StoreData, StoreDecisions, Viewer):
     )
 
     def __init__(self, **params: Any) -> None:  # noqa: ANN401
-        selection = {name: params.pop(name) for name in _SELECTION if name in params}
+        selection = {name: params.pop(name) for name in SELECTION_PARAMETERS if name in params}
         super().__init__(**params)
         runs = self.workspace.catalog(mode="r").runs()  # with or without predictions
         if self.run is not None and self.run not in runs:

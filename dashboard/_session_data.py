@@ -1,7 +1,7 @@
-"""The data side of `GalaxyStore`: the cached arrays of its run and what passes its filters.
+"""The data side of `ReviewSession`: the cached arrays of its run and what passes its filters.
 
 A plain mixin: it declares no parameters and no `param.depends` watchers (param ignores both on a
-class that is not `param.Parameterized`); `GalaxyStore` declares them.
+class that is not `param.Parameterized`); `ReviewSession` declares them.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from dashboard.data import (
 )
 from store import Workspace
 
-__all__ = ["StoreData"]
+__all__ = ["SessionData"]
 
 
-class StoreData:
+class SessionData:
     """The loaded run's arrays, the filtered rows, their plot points and the selected galaxy.
 
-    The host class (`GalaxyStore`) provides the parameters ``ledger_state``, ``run``,
+    The host class (`ReviewSession`) provides the parameters ``ledger_state``, ``run``,
     ``selected_row`` and ``workspace``, and sets ``_frame`` whenever a filter changes.
     """
 

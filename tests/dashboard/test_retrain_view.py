@@ -14,24 +14,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dashboard.data_store import GalaxyStore
-from dashboard.jobs import (
+from dashboard.session import ReviewSession
+from dashboard.views import MetricsView, RetrainView, make_job_html, make_log_html
+from galcore.evaluation import evaluate_run
+from galcore.jobs import (
+    LOCK_NAME,
     STEPS,
     Job,
     JobError,
+    JobProgress,
     JobRunningError,
+    error_line,
+    job_commands,
     job_progress,
     job_status,
     log_tail,
     start_job,
-)
-from dashboard.views import JobsView, MetricsView, make_job_html, make_log_html
-from galcore.evaluation import evaluate_run
-from galcore.jobs import (
-    LOCK_NAME,
-    JobProgress,
-    error_line,
-    job_commands,
     validate_run_name,
 )
 from galcore.jobs.progress import read_progress, write_progress
@@ -111,7 +109,7 @@ class TestValidateRunName:
         assert validate_run_name(review_workspace, " r3-top_0 ") == "r3-top_0"
 
     def test_the_view_says_why_it_cannot_start(self, review_workspace):
-        view = JobsView(store=GalaxyStore(workspace=review_workspace), new_run="r1")
+        view = RetrainView(session=ReviewSession(workspace=review_workspace), new_run="r1")
         view.start()
         assert view._error.visible
         assert view._error.object == "run 'r1' exists already: choose another name"
@@ -119,9 +117,11 @@ class TestValidateRunName:
 
     def test_the_view_shows_a_refused_name_as_text(self, review_workspace):
         name = "<img src=x onerror=alert(1)>"
-        view = JobsView(store=GalaxyStore(workspace=review_workspace, reviewer="ana"), new_run=name)
+        view = RetrainView(
+            session=ReviewSession(workspace=review_workspace, reviewer="ana"), new_run=name
+        )
         view.start()
-        assert view._error.object.startswith("run name '&lt;img src=x onerror=alert(1)&gt;' is")
+        assert view._error.object.startswith("run name '&#60;img src=x onerror=alert(1)&#62;' is")
         assert job_status(review_workspace) is None
 
     def test_start_refuses_a_bad_name_or_top_without_locking(self, review_workspace):
@@ -235,14 +235,14 @@ class TestHtml:
     def test_an_unreadable_record_shows_as_such_and_a_job_can_start(self, review_workspace):
         (review_workspace.root / "jobs").mkdir()
         (review_workspace.root / "jobs" / "r9.json").write_text("")  # a power loss
-        view = JobsView(store=GalaxyStore(workspace=review_workspace))
+        view = RetrainView(session=ReviewSession(workspace=review_workspace))
         assert "<b>Unreadable</b> job of run r9" in view._status.object
         assert not view._start.disabled
 
     def test_the_view_escapes_the_log(self, review_workspace):
         _record(review_workspace, state="failed", error="x")
         (review_workspace.root / "jobs" / "r9.log").write_text("<script>bad()</script>\n")
-        view = JobsView(store=GalaxyStore(workspace=review_workspace))
+        view = RetrainView(session=ReviewSession(workspace=review_workspace))
         assert view._log.object == make_log_html("<script>bad()</script>")
 
 
@@ -256,8 +256,8 @@ class TestRealJobs:
 
     def test_a_failing_job_says_why_releases_the_lock_and_adds_no_run(self, review_workspace):
         runs = review_workspace.catalog().runs()
-        store = GalaxyStore(workspace=review_workspace, run="r0")  # r0 has no training set
-        view = JobsView(store=store, new_run="r3", top=0)
+        session = ReviewSession(workspace=review_workspace, run="r0")  # r0 has no training set
+        view = RetrainView(session=session, new_run="r3", top=0)
         view.start()
         job = _wait(review_workspace)
         assert (job.run, job.state, job.step) == ("r3", "failed", 0)
@@ -270,7 +270,7 @@ class TestRealJobs:
         assert "<b>Failed</b>" in view._status.object
         assert "has no &#x27;train_index&#x27; array yet" in view._status.object
         assert (view._show.visible, view._start.disabled) == (False, False)
-        assert (store.run, store.param.run.objects) == ("r0", ["r0", "r1", "r2"])
+        assert (session.run, session.param.run.objects) == ("r0", ["r0", "r1", "r2"])
 
 
 @pytest.fixture
@@ -291,8 +291,8 @@ def trainable(review_workspace: Workspace) -> Workspace:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_job_trains_predicts_embeds_and_evaluates_a_run_the_view_then_shows(trainable):
-    store = GalaxyStore(workspace=trainable, run="r1")
-    view = JobsView(store=store, new_run="r3", top=5)
+    session = ReviewSession(workspace=trainable, run="r1")
+    view = RetrainView(session=session, new_run="r3", top=5)
     view.start()
     assert view._start.disabled
     assert view._progress.visible
@@ -317,7 +317,7 @@ def test_a_job_trains_predicts_embeds_and_evaluates_a_run_the_view_then_shows(tr
     assert view._show.visible
     assert view._show.name == "Show run r3"
     view.show_new_run()
-    assert store.run == "r3"
+    assert session.run == "r3"
     assert not view._show.visible
-    (table,) = [pane for pane in MetricsView(store=store)._content() if hasattr(pane, "value")]
+    (table,) = [pane for pane in MetricsView(session=session)._content() if hasattr(pane, "value")]
     assert table.value["run"].tolist() == ["r3", "r1"]

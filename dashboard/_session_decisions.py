@@ -1,4 +1,4 @@
-"""The review side of `GalaxyStore`: recording decisions in the ledger, and their undo list.
+"""The review side of `ReviewSession`: recording decisions in the ledger, and their undo list.
 
 A decision is about the galaxies a view showed (`Shown`: their object ids, the catalog they
 came from and the ledger state they were shown at), never about row numbers read again at
@@ -6,7 +6,7 @@ click time: a catalog replaced since (another curation) is refused, one that onl
 (``curate --add``) keeps every id valid.
 
 A plain mixin: it declares no parameters and no `param.depends` watchers (param ignores both on a
-class that is not `param.Parameterized`); `GalaxyStore` declares them.
+class that is not `param.Parameterized`); `ReviewSession` declares them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from store import (
     Workspace,
 )
 
-__all__ = ["Shown", "StoreDecisions"]
+__all__ = ["SessionDecisions", "Shown"]
 
 
 class Shown(NamedTuple):
@@ -46,12 +46,12 @@ class Shown(NamedTuple):
         return self._replace(object_ids=self.object_ids[keep], predicted=self.predicted[keep])
 
 
-class StoreDecisions:
-    """Decisions about the store's galaxies, recorded in its ledger with an undo list.
+class SessionDecisions:
+    """Decisions about the session's galaxies, recorded in its ledger with an undo list.
 
-    The host class (`GalaxyStore`) provides the parameters ``ledger_state``, ``reviewer``,
+    The host class (`ReviewSession`) provides the parameters ``ledger_state``, ``reviewer``,
     ``run`` and ``workspace``, the attributes ``_ledger`` (a `store.Ledger`) and ``undoable``,
-    and the data of `dashboard._store_data.StoreData` (``_objects``, ``_predictions``).
+    and the data of `dashboard._session_data.SessionData` (``_objects``, ``_predictions``).
     """
 
     _ledger: Ledger
