@@ -62,9 +62,8 @@ def make_workspace(root: Path, n: int, seed: int = 0, *, image_size: int = IMAGE
     columns["dec"][:] = np.degrees(np.arcsin(rng.uniform(-0.9, 0.5, n)))
     truth = rng.integers(0, 2, n)
     columns["label"][:] = np.where(rng.random(n) < 0.5, truth, -1)
-    columns["sets"][:] = np.where(
-        columns["label"] < 0, sets_code(["unlabelled"]), sets_code(["train"])
-    )
+    labelled_set = np.where(rng.random(n) < 0.8, sets_code(["train"]), sets_code(["val"]))
+    columns["sets"][:] = np.where(columns["label"] < 0, sets_code(["unlabelled"]), labelled_set)
     writer = CatalogWriter(
         workspace.catalog_path, columns, image_size=image_size, status_codes=["ok"]
     )

@@ -54,7 +54,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from bench_dashboard import make_workspace  # noqa: E402
 
-from store import Workspace  # noqa: E402
+from store import Workspace, set_mask  # noqa: E402
 
 BULK = 10_000
 KILL_TRIALS = 12
@@ -150,7 +150,7 @@ def build(root: Path, n: int) -> Workspace:
 
     workspace = make_workspace(root, n, image_size=IMAGE_SIZE)
     catalog = workspace.catalog()
-    train = np.flatnonzero(catalog.column("label") >= 0)[:2000]
+    train = np.flatnonzero(set_mask(catalog.column("sets"), "train"))[:2000]
     run = catalog.run("r1")
     run.update_attrs(config={"profile": dataclasses.asdict(get_profile("test")), "seed": 0})
     run.write("train_index", train)
@@ -178,10 +178,22 @@ async def open_page(browser, url: str, reviewer: Reviewer):  # noqa: ANN001, ANN
 
 async def message(page) -> str:  # noqa: ANN001
     """The grid's message (what the last action did), or ''."""
-    alert = page.locator(".alert").filter(has_text=re.compile(r"galax|Not recorded|not saved"))
-    if not await alert.count():
+    said = page.get_by_text(re.compile(r"\(opened galaxy\)|Not recorded|not saved"))
+    if not await said.count():
         return ""
-    return (await alert.last.text_content() or "").strip()
+    return (await said.last.text_content() or "").strip()
+
+
+async def answer(page, before: str) -> str | None:  # noqa: ANN001
+    """Wait for a grid message other than `before` (Panel's panes live in shadow roots, which
+    only locators see); return it, or None after `TIMEOUT_MS`."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        said = await message(page)
+        if said and said != before:
+            return said
+        await asyncio.sleep(0.02)
+    return None
 
 
 async def review(browser, url: str, reviewer: Reviewer, deadline: float) -> None:  # noqa: ANN001
@@ -200,24 +212,17 @@ async def review(browser, url: str, reviewer: Reviewer, deadline: float) -> None
         turn += 1
         pressed = time.monotonic()
         await page.keyboard.press(key)
-        try:
-            await page.wait_for_function(
-                """(before) => [...document.querySelectorAll('.alert')]
-                     .some((node) => node.textContent.trim() && !node.textContent.includes(before)
-                           && /galax|Not recorded|not saved/.test(node.textContent))""",
-                arg=before or "\u0000",
-                timeout=TIMEOUT_MS,
-            )
-        except Exception as error:  # noqa: BLE001 - a slow page is a result, not a crash
-            reviewer.failed.append(f"no answer to '{key}': {type(error).__name__}")
+        said = await answer(page, before)
+        if said is None:
+            reviewer.failed.append(f"no answer to '{key}' within {TIMEOUT_MS / 1000:.0f} s")
             continue
         reviewer.latencies_ms.append(1000 * (time.monotonic() - pressed))
-        said = MESSAGE.match(await message(page))
-        if said is None:
-            reviewer.failed.append(await message(page))
+        outcome = MESSAGE.match(said)
+        if outcome is None:
+            reviewer.failed.append(said)
             continue
-        reviewer.recorded += int(said.group(2))
-        reviewer.left_out += int(said.group(3) or 0)
+        reviewer.recorded += int(outcome.group(2))
+        reviewer.left_out += int(outcome.group(3) or 0)
     await page.context.close()
 
 
@@ -261,6 +266,10 @@ def run_load(workspace: Workspace, n_reviewers: int, seconds: float, logs: Path)
         elapsed = time.monotonic() - started
         rss = tree_rss_mb(server)
     job_running = retrain.poll() is None
+    for name in ("r2.log", "r2.progress.jsonl"):
+        job_file = workspace.root / "jobs" / name
+        if job_file.exists():
+            (logs / f"job-{name}").write_bytes(job_file.read_bytes())
     with contextlib.suppress(ProcessLookupError):
         os.killpg(retrain.pid, signal.SIGTERM)
     retrain.wait(timeout=60)
