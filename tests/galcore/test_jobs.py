@@ -47,7 +47,7 @@ def _fake_job(workspace: Workspace, run: str, *scripts: str) -> Job:
     return dataclasses.replace(job, commands=tuple((sys.executable, "-c", s) for s in scripts))
 
 
-def _wait(workspace: Workspace, timeout: float = 60) -> Job:
+def _wait(workspace: Workspace, timeout: float = 120) -> Job:
     """Return the latest job once it has ended."""
     end = time.monotonic() + timeout
     while (job := job_status(workspace)).state == JobState.RUNNING:
