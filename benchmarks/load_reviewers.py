@@ -167,7 +167,7 @@ async def open_page(browser, url: str, reviewer: Reviewer):  # noqa: ANN001, ANN
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     await page.goto(f"{url}?queue=uncertain&page={reviewer.page + 1}")
-    await page.get_by_text(PAGE_LINE).wait_for()
+    await page.get_by_text(PAGE_LINE).wait_for(timeout=START_S * 1000)  # a cold server is slow
     name = page.get_by_placeholder(re.compile("your name", re.IGNORECASE))
     await name.fill(reviewer.name)
     await name.press("Enter")
@@ -196,9 +196,8 @@ async def answer(page, before: str) -> str | None:  # noqa: ANN001
     return None
 
 
-async def review(browser, url: str, reviewer: Reviewer, deadline: float) -> None:  # noqa: ANN001
-    """Decide about the galaxies of the reviewer's page, one at a time, until `deadline`."""
-    page = await open_page(browser, url, reviewer)
+async def review(page, reviewer: Reviewer, deadline: float) -> None:  # noqa: ANN001
+    """Decide about the galaxies of the reviewer's open page, one at a time, until `deadline`."""
     rng = random.Random(reviewer.name)
     keys = list(DECISIONS)
     turn = 0
@@ -234,10 +233,13 @@ async def load(url: str, reviewers: list[Reviewer], seconds: float) -> None:
         browser = await playwright.chromium.launch(
             executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
         )
-        # The pages open one after another (each first render costs the server), then decide
-        # together for `seconds`.
-        deadline = time.monotonic() + seconds + 30 * len(reviewers)
-        await asyncio.gather(*(review(browser, url, r, deadline) for r in reviewers))
+        # The pages open one after another (each first render costs the server), then all
+        # decide together for `seconds`.
+        pages = [await open_page(browser, url, reviewer) for reviewer in reviewers]
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(
+            *(review(p, r, deadline) for p, r in zip(pages, reviewers, strict=True))
+        )
         await browser.close()
 
 
