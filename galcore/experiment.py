@@ -65,6 +65,9 @@ class ExperimentConfig:
         Confident unlabelled predictions per class that join the recursion's training set.
     epochs
         Epochs per stage, replacing the profile's.
+    weights
+        Backbone weights, replacing the profile's: ``"imagenet"``, ``"none"`` or an ``.h5``
+        file (recursions start from them too).
     """
 
     workspace: Path
@@ -75,6 +78,7 @@ class ExperimentConfig:
     recurse: bool = False
     top: int = DEFAULT_TOP
     epochs: tuple[int, ...] | None = None
+    weights: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "workspace", Path(self.workspace))
@@ -180,6 +184,7 @@ def _train(config: ExperimentConfig, model: Model, recursion: int) -> bool:
                 profile=config.profile,
                 backbone=model.backbone,
                 epochs=config.epochs,
+                weights=config.weights,
                 image_size=size,
                 seed=model.seed,
             )

@@ -130,6 +130,56 @@ Available Controllers:
     [{}] Gloo"""
 
 
+def _run_sh(function: str, *args: str, path: str = "/usr/bin:/bin") -> subprocess.CompletedProcess:
+    """Call one of run.sh's functions, sourced the way `./run.sh setup` calls it."""
+    script = f'source {shlex.quote(str(ROOT / "run.sh"))} && "$@"'
+    command = ["/bin/bash", "-c", script, "run.sh", function, *args]
+    environment = {"PATH": path}
+    return subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
+
+
+class TestSetUpForGpus:
+    def test_tensorflow_is_the_pinned_version_in_either_build(self):
+        pinned = next(
+            line.split("==")[1]
+            for line in (ROOT / "constraints.txt").read_text().splitlines()
+            if line.startswith("tensorflow-cpu==")
+        )
+        assert (
+            _run_sh("tensorflow_requirement", "cpu").stdout.strip() == f"tensorflow-cpu=={pinned}"
+        )
+        gpu = _run_sh("tensorflow_requirement", "gpu").stdout.strip()
+        assert gpu == f"tensorflow[and-cuda]=={pinned}"
+
+    def test_horovod_on_the_cpu_is_built_with_gloo_only(self):
+        settings = _run_sh("horovod_build_settings", "cpu", "/site").stdout.splitlines()
+        assert "HOROVOD_WITH_GLOO=1" in settings
+        assert not any(line.startswith("HOROVOD_GPU") for line in settings)
+
+    def test_horovod_for_gpus_uses_nccl_where_nvcc_is(self, tmp_path):
+        nvcc = tmp_path / "cuda" / "bin" / "nvcc"
+        nvcc.parent.mkdir(parents=True)
+        nvcc.write_text("#!/bin/sh\n")
+        nvcc.chmod(0o755)
+        result = _run_sh("horovod_build_settings", "gpu", "/site", path=f"{nvcc.parent}:/usr/bin")
+        settings = result.stdout.splitlines()
+        assert "HOROVOD_WITH_GLOO=1" in settings
+        assert "HOROVOD_GPU_OPERATIONS=NCCL" in settings
+        assert f"HOROVOD_CUDA_HOME={tmp_path / 'cuda'}" in settings
+        assert "HOROVOD_NCCL_HOME=/site/nvidia/nccl" in settings
+
+    def test_horovod_for_gpus_without_nvcc_says_so(self):
+        result = _run_sh("horovod_build_settings", "gpu", "/site")
+        assert "HOROVOD_WITH_GLOO=1" in result.stdout.splitlines()
+        assert "HOROVOD_GPU_OPERATIONS" not in result.stdout
+        assert "no nvcc on PATH" in result.stderr
+
+    def test_setup_refuses_an_unknown_option(self):
+        result = _run_sh("setup", "--tpu")
+        assert result.returncode == 2
+        assert "usage: ./run.sh setup [--gpu | --cpu]" in result.stderr
+
+
 class TestSetUpHorovodCheck:
     def test_passes_for_a_gloo_build_however_long_the_report(self, tmp_path):
         # A reader that stops at the first match (grep -q) would kill this writer with SIGPIPE.

@@ -44,6 +44,9 @@ def experiment_command_parser(
     parser.add_argument(
         "--epochs", type=stage_epochs, metavar="N,N,N", help="override the epochs of each stage"
     )
+    parser.add_argument(
+        "--weights", help="override the backbone weights: imagenet, none or a local .h5 file"
+    )
     parser.set_defaults(func=experiment_command)
     return parser
 
@@ -61,6 +64,7 @@ def experiment_command(args: argparse.Namespace) -> int:
         recurse=args.recurse,
         top=args.top,
         epochs=args.epochs,
+        weights=args.weights,
     )
     summary = run_experiment(config)
     print(format_summary(summary))

@@ -23,7 +23,8 @@ def train_command_parser(
     add_run(parser)
     parser.add_argument(
         "--profile",
-        help="test (seconds), demo (minutes on a CPU) or paper (Xception, 299 px); default demo",
+        help="test (seconds), demo (minutes on a CPU), transfer (ImageNet Xception at 96 px, "
+        "under 30 minutes on a CPU) or paper (Xception, 299 px); default demo",
     )
     parser.add_argument(
         "--backbone",
@@ -35,6 +36,16 @@ def train_command_parser(
     )
     parser.add_argument(
         "--epochs", type=stage_epochs, metavar="N,N,N", help="override the epochs of each stage"
+    )
+    parser.add_argument(
+        "--mixed-precision",
+        nargs="?",
+        const="auto",
+        choices=("auto", "mixed_float16", "mixed_bfloat16"),
+        metavar="POLICY",
+        help="compute the backbone in mixed precision (the head stays float32): mixed_float16"
+        " (GPUs), mixed_bfloat16 (CPUs with bfloat16) or, without a value, the one for this"
+        " machine",
     )
     parser.add_argument("--seed", type=int, help="seed of weights, order, augmentation; default 0")
     parser.add_argument(
@@ -50,12 +61,16 @@ def train_command_parser(
 def train_command(args: argparse.Namespace) -> int:
     """Run ``galcore train``."""
     from galcore.errors import TrainingError
-    from galcore.training import TrainConfig, train
+    from galcore.training import TrainConfig, mixed_precision_policy, train
 
+    precision = args.mixed_precision
+    if precision == "auto":
+        precision = mixed_precision_policy()
     settings = {"profile": args.profile, "backbone": args.backbone, "weights": args.weights}
-    settings |= {"epochs": args.epochs, "seed": args.seed}
+    settings |= {"epochs": args.epochs, "precision": precision, "seed": args.seed}
     if args.resume:
-        given = [f"--{name}" for name, value in settings.items() if value is not None]
+        flags = {"precision": "mixed-precision"}
+        given = [f"--{flags.get(k, k)}" for k, value in settings.items() if value is not None]
         if given:
             msg = f"--resume continues with the run's own settings; drop {', '.join(given)}"
             raise TrainingError(msg)

@@ -61,6 +61,7 @@ class TrainConfig:
         weights: str | None = None,
         epochs: tuple[int, ...] | None = None,
         image_size: int | None = None,
+        precision: str | None = None,
         seed: int = 0,
         parent: str | None = None,
         ledger_state: int | None = None,
@@ -74,10 +75,10 @@ class TrainConfig:
         run
             Name of the new run.
         profile
-            A key of `PROFILES`: ``"test"``, ``"demo"`` or ``"paper"``.
-        backbone, weights, epochs, image_size
+            A key of `PROFILES`: ``"test"``, ``"demo"``, ``"transfer"`` or ``"paper"``.
+        backbone, weights, epochs, image_size, precision
             Replace the profile's value when given (`weights`: ``"imagenet"``, ``"none"`` or a
-            path; `epochs`: one count per stage).
+            path; `epochs`: one count per stage; `precision`: one of `PRECISIONS`).
         seed, parent, ledger_state
             As in `TrainConfig`.
 
@@ -96,6 +97,7 @@ class TrainConfig:
             "weights": weights,
             "epochs": epochs,
             "image_size": image_size,
+            "precision": precision,
         }
         values = replace(
             get_profile(profile), **{k: v for k, v in overrides.items() if v is not None}

@@ -62,6 +62,7 @@ def build(profile: Profile, *, seed: int) -> keras.Model:
         weights=None if profile.weights == "none" else profile.weights,
         dropout_rate=profile.dropout_rate,
         batch_norm=profile.batch_norm,
+        precision=profile.precision,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +15,7 @@ from galcore.training._backbones import (
     make_backbone,
     preprocessing,
 )
-from galcore.training._profiles import BACKBONES, BATCH_NORM_MODES, N_STAGES
+from galcore.training._profiles import BACKBONES, BATCH_NORM_MODES, N_STAGES, PRECISIONS
 
 if TYPE_CHECKING:
     import keras
@@ -23,6 +25,7 @@ __all__ = [
     "backbone_of",
     "build_model",
     "freeze_for_stage",
+    "mixed_precision_policy",
     "weights_sha256",
 ]
 
@@ -38,6 +41,7 @@ def build_model(
     weights: str | Path | None = "imagenet",
     dropout_rate: float = 0.7,
     batch_norm: str = "inference",
+    precision: str = "float32",
 ) -> keras.Model:
     """Build the classifier with the Keras Functional API.
 
@@ -54,6 +58,11 @@ def build_model(
     its own statistics and update the moving ones. With ``"group"`` the compact backbone uses
     group normalisation instead, the same in training and inference without moving statistics
     (``benchmarks/bench_batchnorm.py`` compares the three).
+
+    With a mixed `precision` the scaling and the backbone compute in float16 or bfloat16 and
+    keep float32 weights; the head (from ``pool`` on) computes in float32, so the features
+    and probabilities are float32 and the softmax is stable. Under ``"mixed_float16"`` Keras's
+    ``compile`` scales the loss (the model's dtype policy is the mixed one).
 
     Parameters
     ----------
@@ -73,6 +82,9 @@ def build_model(
     batch_norm
         ``"inference"``, ``"batch"`` or ``"group"`` (compact only): how the backbone
         normalises while training (see above).
+    precision
+        One of `PRECISIONS`: ``"float32"``, ``"mixed_float16"`` (GPUs) or ``"mixed_bfloat16"``
+        (CPUs and accelerators with bfloat16).
 
     Returns
     -------
@@ -93,16 +105,48 @@ def build_model(
     import keras
 
     _check_arguments(n_classes, image_size, backbone, dropout_rate, batch_norm)
-    base = make_backbone(backbone, image_size, weights, group_norm=batch_norm == "group")
-    inputs = keras.Input((image_size, image_size, 3), name="image")
-    x = preprocessing(backbone, layer_name="scale")(inputs)
-    x = base(x, training=False) if batch_norm == "inference" else base(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dense(1024, activation="relu", name="dense")(x)
-    x = keras.layers.Dropout(dropout_rate, name="dropout")(x)
-    x = keras.layers.Dense(1024, activation="relu", name=FEATURES_LAYER)(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="probs")(x)
-    return keras.Model(inputs, outputs, name=f"galcore_{backbone}")
+    if precision not in PRECISIONS:
+        msg = f"precision={precision!r} is not known; use one of {', '.join(PRECISIONS)}"
+        raise TrainingError(msg)
+    with _dtype_policy(precision):
+        base = make_backbone(backbone, image_size, weights, group_norm=batch_norm == "group")
+        inputs = keras.Input((image_size, image_size, 3), name="image")
+        x = preprocessing(backbone, layer_name="scale")(inputs)
+        x = base(x, training=False) if batch_norm == "inference" else base(x)
+        head = {"dtype": "float32"}
+        x = keras.layers.GlobalAveragePooling2D(name="pool", **head)(x)
+        x = keras.layers.Dense(1024, activation="relu", name="dense", **head)(x)
+        x = keras.layers.Dropout(dropout_rate, name="dropout", **head)(x)
+        x = keras.layers.Dense(1024, activation="relu", name=FEATURES_LAYER, **head)(x)
+        outputs = keras.layers.Dense(n_classes, activation="softmax", name="probs", **head)(x)
+        return keras.Model(inputs, outputs, name=f"galcore_{backbone}")
+
+
+def mixed_precision_policy() -> str:
+    """Return the mixed-precision policy for this machine's accelerator.
+
+    Returns
+    -------
+    str
+        ``"mixed_float16"`` where TensorFlow sees a GPU (its tensor cores compute in float16),
+        else ``"mixed_bfloat16"`` (CPUs with AVX-512 BF16 or AMX, and TPUs).
+    """
+    import tensorflow as tf
+
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+
+
+@contextlib.contextmanager
+def _dtype_policy(precision: str) -> Iterator[None]:
+    """Build layers under the Keras dtype policy `precision`, then restore the one before."""
+    import keras
+
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
 
 
 def _check_arguments(
