@@ -16,6 +16,7 @@ COMMANDS = (
     "sky",
     "curate",
     "train",
+    "import-run",
     "predict",
     "classify",
     "embed",
@@ -28,7 +29,8 @@ COMMANDS = (
     "serve",
     "demo",
 )
-"""Each name has a module `galcore.cli.<name>` with `<name>_command_parser(subparsers)`."""
+"""Each name has a module `galcore.cli.<name>` with `<name>_command_parser(subparsers)` ('-' in a
+name is '_' in Python)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"galcore.cli.{name}")
-        getattr(module, f"{name}_command_parser")(subparsers)
+        python_name = name.replace("-", "_")
+        module = importlib.import_module(f"galcore.cli.{python_name}")
+        getattr(module, f"{python_name}_command_parser")(subparsers)
     return parser
 
 
