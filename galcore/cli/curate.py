@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import warnings
 from collections.abc import Iterator
@@ -13,13 +14,15 @@ from typing import TYPE_CHECKING
 from galcore.cli._common import add_workspace, command_parser
 
 if TYPE_CHECKING:
-    from galcore.curation import SurveyInputs
+    from galcore.curation import CurationConfig, SurveyInputs
 
 __all__ = ["curate_command", "curate_command_parser"]
 
 _INPUTS = ("gz", "sdss_photo", "sdss_frames", "des_catalog", "des_tiles")
 _SETTINGS = {"size": "size", "field": "field_arcsec", "seed": "seed", "max_missing": "max_missing"}
 """Options that set a `CurationConfig` field (option -> field) where given; else its default."""
+_STRETCH = {"black_point": "minimum", "stretch_q": "q"}
+"""Options that set a `ColourStretch` field of the curation (option -> field) where given."""
 
 
 def curate_command_parser(
@@ -72,6 +75,22 @@ def curate_command_parser(
         " 'partial' (black off the image; trained on, never tested) while it misses at most"
         " F, and fails as 'off_frame' beyond",
     )
+    parser.add_argument(
+        "--black-point",
+        type=float,
+        metavar="B",
+        help="surface brightness shown black, in nanomaggies per arcsec^2 (default 0.2)",
+    )
+    parser.add_argument(
+        "--stretch-q", type=float, metavar="Q", help="asinh softening of the colour stretch (8)"
+    )
+    parser.add_argument(
+        "--hp-test",
+        type=float,
+        metavar="F",
+        help="share of the confident SDSS-DES pairs held out as the HP tests (default 0.15; 1"
+        " for a catalog that only tests models trained elsewhere, see 'galcore import-run')",
+    )
     parser.add_argument("--strict", action="store_true", help="stop at the first object that fails")
     parser.add_argument(
         "--replace",
@@ -104,7 +123,7 @@ def curate_command(args: argparse.Namespace) -> int:
     options |= {field: value for field, value in given.items() if value is not None}
     if args.add:
         return _add(args, options)
-    config = CurationConfig(**options)
+    config = _with_stretch_and_sets(CurationConfig(**options), args)
     with _warnings_last():
         summary = curate_catalog(
             survey_inputs(args), args.workspace, config=config, replace=args.replace
@@ -119,6 +138,17 @@ def curate_command(args: argparse.Namespace) -> int:
             f" the images), {summary.from_neighbour} cut from a neighbouring frame or tile"
         )
     return 0
+
+
+def _with_stretch_and_sets(config: CurationConfig, args: argparse.Namespace) -> CurationConfig:
+    """Return `config` with the stretch and HP-test share the options give."""
+    stretch = {field: getattr(args, name) for name, field in _STRETCH.items()}
+    stretch = {field: value for field, value in stretch.items() if value is not None}
+    config = dataclasses.replace(config, stretch=dataclasses.replace(config.stretch, **stretch))
+    if args.hp_test is None:
+        return config
+    fractions = dataclasses.replace(config.fractions, hp_test=args.hp_test)
+    return dataclasses.replace(config, fractions=fractions)
 
 
 @contextmanager
@@ -141,7 +171,7 @@ def _add(args: argparse.Namespace, options: dict[str, object]) -> int:
     if args.replace:
         msg = "--add keeps the catalog and its runs; --replace would drop them: give one of them"
         raise CurationError(msg)
-    config = catalog_config(args.workspace, **options)
+    config = _with_stretch_and_sets(catalog_config(args.workspace, **options), args)
     with _warnings_last():
         summary = add_to_catalog(survey_inputs(args), args.workspace, config=config)
         if not summary.rows:

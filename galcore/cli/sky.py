@@ -31,15 +31,30 @@ def sky_command_parser(
         help="SDSS frames as DR8 frame-*.fits.bz2 (nanomaggies) or DR7 fpC-*.fit.gz (counts)"
         " with a tsField-*.fit photometric solution per field (default dr8)",
     )
+    conditions = parser.add_argument_group(
+        "conditions",
+        "the same galaxies observed otherwise: factors on each survey's nominal values",
+    )
+    conditions.add_argument("--seeing", type=float, help="factor on the PSF FWHM (1)")
+    conditions.add_argument(
+        "--noise", type=float, help="factor on the sky noise (1; 2 is ~0.75 mag shallower)"
+    )
+    conditions.add_argument(
+        "--artefacts", type=float, help="factor on cosmic rays, trails and bad columns (1)"
+    )
     parser.set_defaults(func=sky_command)
     return parser
 
 
 def sky_command(args: argparse.Namespace) -> int:
     """Run ``galcore sky``; options not given take `make_sky`'s defaults."""
-    from galcore.sky import make_sky
+    from galcore.sky import SkyConditions, make_sky
 
     given = {name: getattr(args, name) for name in ("seed", "n_sdss", "n_des", "sdss_format")}
+    factors = {name: getattr(args, name) for name in ("seeing", "noise", "artefacts")}
+    factors = {name: value for name, value in factors.items() if value is not None}
+    if factors:
+        given["conditions"] = SkyConditions(**factors)
     sky = make_sky(args.out, **{name: value for name, value in given.items() if value is not None})
     print(f"wrote a synthetic sky to {sky.root}")
     print(f"  galaxies: {sky.n_galaxies}; SDSS {sky.n_sdss}, DES {sky.n_des}, both {sky.n_both}")

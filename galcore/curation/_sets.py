@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from galcore.errors import CurationError
 from store.schema import SETS, SURVEYS, sets_code
 
 __all__ = ["SetFractions", "assign_sets"]
@@ -17,6 +18,12 @@ class SetFractions:
 
     hp_test: float = 0.15
     val: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("hp_test", "val"):
+            if not 0 <= getattr(self, name) <= 1:
+                msg = f"the {name} share {getattr(self, name)} must be between 0 and 1"
+                raise CurationError(msg)
 
 
 def _pick(mask: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.visualization import make_lupton_rgb
 
+from galcore.errors import CurationError
+
 __all__ = ["ColourStretch"]
 
 
@@ -30,6 +32,14 @@ class ColourStretch:
     stretch: float = 1.0
     q: float = 8.0
     minimum: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.stretch <= 0 or self.q <= 0 or self.minimum < 0:
+            msg = (
+                f"colour stretch {self.stretch}, q {self.q} and black point {self.minimum}:"
+                " the first two must be > 0, the black point >= 0"
+            )
+            raise CurationError(msg)
 
     @classmethod
     def recorded(cls, settings: Mapping[str, float]) -> ColourStretch:

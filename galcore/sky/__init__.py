@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from galcore.sky._conditions import SkyConditions
 from galcore.sky._make import SkyManifest, make_sky
 
-__all__ = ["SkyManifest", "make_sky"]
+__all__ = ["SkyConditions", "SkyManifest", "make_sky"]

@@ -38,6 +38,7 @@ from galcore.sky._catalogs import (
     truth_row,
     write_csv,
 )
+from galcore.sky._conditions import SkyConditions
 from galcore.sky._contaminants import ARTEFACTS, add_artefacts, draw_stars
 from galcore.sky._layout import (
     ARTEFACTS as ARTEFACT_STREAM,
@@ -167,6 +168,7 @@ def make_sky(
     tile_size: int = 2048,
     frame_shape: tuple[int, int] = (1489, 2048),
     sdss_format: str = "dr8",
+    conditions: SkyConditions | None = None,
 ) -> SkyManifest:
     """Write a synthetic sky: Galaxy Zoo, SDSS and DES files in their real formats and names.
 
@@ -188,6 +190,9 @@ def make_sky(
         ``"dr8"``: calibrated ``frame-*.fits.bz2`` files in nanomaggies; ``"dr7"``: legacy
         ``fpC-*.fit.gz`` counts (SOFTBIAS and sky not subtracted) with one ``tsField-*.fit``
         photometric solution per field. The same seed gives the same images in either.
+    conditions : SkyConditions or None
+        Seeing, depth and artefact rate relative to the surveys' nominal ones (None: nominal).
+        The same seed gives the same galaxies, catalogs and votes under any conditions.
 
     Returns
     -------
@@ -225,7 +230,10 @@ def make_sky(
     jobs = [*_jobs(layout.frames, ghost_frames), *_jobs(layout.tiles, ghost_tiles)]
     writers = {**_WRITERS, "sdss": SDSS_FORMATS[sdss_format]}
     scene = _scene(layout, galaxies, seed)
-    _write_images(scene, jobs, root=root, seed=seed, writers=writers)
+    conditions = conditions or SkyConditions()
+    if not conditions.nominal:
+        logger.info("sky: observed with %s", conditions)
+    _write_images(scene, jobs, root=root, seed=seed, writers=writers, conditions=conditions)
     sizes = (len(layout.frames) + len(ghost_frames), len(layout.tiles) + len(ghost_tiles))
     manifest = _write_catalogs(root, galaxies, sdss, des, seed=seed, sizes=sizes)
     return dataclasses.replace(manifest, sdss_format=sdss_format)
@@ -457,14 +465,13 @@ def _write_images(
     root: Path,
     seed: int,
     writers: dict[str, Callable[..., Path]],
+    conditions: SkyConditions,
 ) -> None:
     """Render and write all images, a few at a time (numpy, FFTs and bz2 release the GIL)."""
     workers = min(_MAX_WORKERS, os.cpu_count() or 1)
+    options = {"root": root, "seed": seed, "writers": writers, "conditions": conditions}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(_write_image, scene, job, root=root, seed=seed, writers=writers)
-            for job in jobs
-        ]
+        futures = [pool.submit(_write_image, scene, job, **options) for job in jobs]
         for done, future in enumerate(as_completed(futures), start=1):
             name = future.result()
             logger.info("sky: wrote image %d of %d (%s)", done, len(futures), name)
@@ -477,9 +484,10 @@ def _write_image(
     root: Path,
     seed: int,
     writers: dict[str, Callable[..., Path]],
+    conditions: SkyConditions,
 ) -> str:
     """Render one footprint; add noise and artefacts band by band and write it (and its copy)."""
-    footprint, instrument = job.footprint, job.footprint.instrument
+    footprint, instrument = job.footprint, conditions.instrument(job.footprint.instrument)
     writer = writers[instrument.name]
     code = _SURVEYS.index(instrument.name)
     images = render_scene(
@@ -495,7 +503,7 @@ def _write_image(
         add_artefacts(
             image,
             instrument.sky_sigma[band],
-            rates=ARTEFACTS[instrument.name],
+            rates=conditions.rates(ARTEFACTS[instrument.name]),
             pixel_scale=instrument.pixel_scale,
             rng=sky_rng(seed, ARTEFACT_STREAM, code, job.index, band_index),
         )

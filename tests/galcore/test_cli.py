@@ -16,9 +16,15 @@ from galcore.cli.evaluate import evaluate_command_parser
 from galcore.cli.export import export_command_parser
 from galcore.cli.main import main
 from galcore.cli.recurse import recurse_command_parser
-from galcore.curation import CurationConfig, CurationSummary, SurveyInputs
+from galcore.curation import (
+    ColourStretch,
+    CurationConfig,
+    CurationSummary,
+    SetFractions,
+    SurveyInputs,
+)
 from galcore.demo import DemoConfig
-from galcore.errors import MissingInputError
+from galcore.errors import CurationError, MissingInputError
 from galcore.evaluation import classification_metrics
 from store import set_mask
 
@@ -62,6 +68,29 @@ class TestCurate:
         from_sky.assert_called_once_with(Path("sky"), gz=Path("gz.csv"))
         config = CurationConfig(size=48, mode="strict")
         curate.assert_called_once_with(inputs, Path("ws"), config=config, replace=False)
+
+    def test_stretch_and_hp_share(self, tmp_path):
+        inputs = SurveyInputs(*(tmp_path / name for name in "abcde"))
+        argv = ["--workspace", "ws", "--sky", "sky", "--black-point", "0.05", "--stretch-q", "4"]
+        args = curate_command_parser().parse_args([*argv, "--hp-test", "1"])
+        with (
+            mock.patch("galcore.curation.SurveyInputs.from_sky", return_value=inputs),
+            mock.patch("galcore.curation.curate_catalog", return_value=SUMMARY) as curate,
+        ):
+            assert args.func(args) == 0
+        config = CurationConfig(
+            stretch=ColourStretch(minimum=0.05, q=4.0), fractions=SetFractions(hp_test=1.0)
+        )
+        curate.assert_called_once_with(inputs, Path("ws"), config=config, replace=False)
+
+    @pytest.mark.parametrize(
+        ("option", "match"),
+        [("--hp-test=1.5", "hp_test share 1.5 must be between 0 and 1"), ("--stretch-q=0", "q 0")],
+    )
+    def test_bad_stretch_or_share(self, option, match):
+        args = curate_command_parser().parse_args(["--workspace", "ws", "--sky", "sky", option])
+        with pytest.raises(CurationError, match=match):
+            args.func(args)
 
     def test_a_survey_needs_all_its_inputs(self, tmp_path):
         argv = ["--workspace", str(tmp_path / "ws"), "--gz", "gz.csv"]
