@@ -97,6 +97,7 @@ class TestCommand:
     def test_arguments(self, tmp_path, capsys):
         argv = ["--workspace", str(tmp_path), "--name", "bb", "--seeds", "3", "--recurse"]
         argv += ["--top", "50", "--backbone", "compact", "vgg16", "--epochs", "1,2,3"]
+        argv += ["--weights", "xception_notop.h5"]
         args = experiment_command_parser().parse_args(argv)
         summary = {"name": "bb", "seeds": 3, "profile": "demo", "mean": {}, "std": {}}
         with mock.patch("galcore.experiment.run_experiment", return_value=summary) as run:
@@ -110,9 +111,22 @@ class TestCommand:
             recurse=True,
             top=50,
             epochs=(1, 2, 3),
+            weights="xception_notop.h5",
         )
         run.assert_called_once_with(expected)
         assert "summary.json" in capsys.readouterr().out
+
+
+def test_the_weights_reach_every_model(tmp_path):
+    workspace = make_toy_workspace(tmp_path / "ws", n=60)
+    config = ExperimentConfig(workspace.root, "w", seeds=1, profile="test", weights="w.h5")
+    with (
+        mock.patch("galcore.training.train", side_effect=RuntimeError("stop")) as train,
+        pytest.raises(RuntimeError, match="stop"),
+    ):
+        run_experiment(config)
+    (trained,), _ = train.call_args
+    assert trained.profile.weights == "w.h5"
 
 
 @pytest.mark.slow
