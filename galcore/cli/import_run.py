@@ -37,7 +37,5 @@ def import_run_command(args: argparse.Namespace) -> int:
 
     result = import_run(args.source, args.run, args.workspace, name=args.name)
     print(f"imported run {args.run} of {args.source} as {result.run}")
-    for key, (was, now) in result.differences.items():
-        print(f"note: it was trained on images curated with {key} {was}; this catalog has {now}")
     print(f"next: galcore predict --workspace {args.workspace} --run {result.run}")
     return 0
