@@ -72,8 +72,8 @@ install_python_packages() {
   "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
   say "installing the pinned stack (constraints.txt)"
   "$VENV/bin/pip" install -c constraints.txt -e ".[test]"
-  tensorflow=$(tensorflow_requirement "$gpu")
   if [ "$gpu" = gpu ]; then
+    tensorflow=$(tensorflow_requirement gpu)
     say "replacing tensorflow-cpu with $tensorflow"
     "$VENV/bin/pip" uninstall -y -q tensorflow-cpu
     "$VENV/bin/pip" install "$tensorflow"
