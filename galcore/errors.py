@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "CurationError",
     "CurationWarning",
+    "EngineError",
     "GalcoreError",
     "MissingBandError",
     "MissingInputError",
@@ -20,6 +21,10 @@ __all__ = [
 
 class GalcoreError(Exception):
     """Base class of every error galcore reports to a user."""
+
+
+class EngineError(GalcoreError):
+    """The Dask cluster could not be reached or started, or its arguments are wrong."""
 
 
 class SkyError(GalcoreError, ValueError):

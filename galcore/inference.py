@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,19 +10,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import galcore
+from galcore.engine import DEFAULT_BLOCK_ROWS, Engine, run_tasks
 from galcore.errors import TrainingError
-from galcore.jobs.progress import report_progress
-from galcore.training import FEATURES_LAYER, MODEL_FILE, prediction_dataset
-from store import Workspace
+from galcore.training import FEATURES_LAYER, FEATURES_WIDTH, MODEL_FILE, prediction_dataset
+from store import LABELS, RowBlocks, Workspace
 
 if TYPE_CHECKING:
     import keras
 
     from store import Catalog
 
-__all__ = ["Predictions", "load_run_model", "predict"]
+__all__ = ["Predictions", "load_run_model", "predict", "predict_block"]
 
 logger = logging.getLogger(__name__)
+
+
+_MODELS: dict[tuple[str, int, int], keras.Model] = {}
+"""The model each process loaded last, by file, size and modification time: loaded once."""
 
 
 @dataclass(frozen=True)
@@ -32,35 +35,48 @@ class Predictions:
 
     Parameters
     ----------
+    workspace
+        The workspace holding the run.
     run
         The run's name.
-    probs
-        Class probabilities, float32 (N, ``len(store.LABELS)``).
-    features
-        Output of the ``features`` layer, float32 (N, 1024).
+    n_predicted
+        Objects with a prediction (those curated successfully).
+    n_skipped
+        Objects without one because they failed curation.
     """
 
+    workspace: Workspace
     run: str
-    probs: np.ndarray
-    features: np.ndarray
+    n_predicted: int
+    n_skipped: int
 
     @property
-    def n_predicted(self) -> int:
-        """Objects with a prediction (those curated successfully)."""
-        return int(np.isfinite(self.probs).all(axis=1).sum())
+    def probs(self) -> np.ndarray:
+        """Class probabilities, float32 (N, ``len(store.LABELS)``), read from the store."""
+        return self.workspace.catalog(mode="r").run(self.run).read("probs")
 
     @property
-    def n_skipped(self) -> int:
-        """Objects without a prediction because they failed curation."""
-        return len(self.probs) - self.n_predicted
+    def features(self) -> np.ndarray:
+        """Output of the ``features`` layer, float32 (N, 1024), read from the store."""
+        return self.workspace.catalog(mode="r").run(self.run).read("features")
 
 
-def predict(workspace: Workspace | Path | str, run: str, *, batch_size: int = 64) -> Predictions:
+def predict(
+    workspace: Workspace | Path | str,
+    run: str,
+    *,
+    batch_size: int = 64,
+    engine: Engine | None = None,
+    resume: bool = False,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+) -> Predictions:
     """Compute a run's probabilities and features for every curated object and store them.
 
-    The images are read chunk by chunk, resized to the model's input when needed and never
-    augmented, so predicting twice gives the same numbers. The run's ``probs`` and ``features``
-    arrays are written (replaced) in the catalog.
+    The catalog is split into blocks of `block_rows` rows; each task loads the model once
+    per process, reads its block's images chunk by chunk (resized to the model's input when
+    needed, never augmented) and writes its rows of the run's ``probs`` and ``features``
+    arrays itself (`store.RowBlocks`). The arrays replace the run's old ones when every block
+    is written; predicting twice gives the same numbers.
 
     Parameters
     ----------
@@ -70,11 +86,18 @@ def predict(workspace: Workspace | Path | str, run: str, *, batch_size: int = 64
         A trained run.
     batch_size
         Images per batch.
+    engine
+        The Dask cluster to run the blocks on; None: one after another in this process.
+    resume
+        Continue a prediction of the same model that stopped, computing only the blocks it
+        had not written; otherwise start over.
+    block_rows
+        Catalog rows per task.
 
     Returns
     -------
     Predictions
-        The arrays written, NaN in the rows of objects that failed curation.
+        What was written.
 
     Raises
     ------
@@ -85,7 +108,7 @@ def predict(workspace: Workspace | Path | str, run: str, *, batch_size: int = 64
 
     Examples
     --------
-    >>> predictions = predict("ws", "r1")  # doctest: +SKIP
+    >>> predictions = predict("ws", "r1", engine=Engine(workers=2))  # doctest: +SKIP
     >>> predictions.features.shape  # doctest: +SKIP
     (2000, 1024)
     """
@@ -95,18 +118,54 @@ def predict(workspace: Workspace | Path | str, run: str, *, batch_size: int = 64
     workspace = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace))
     catalog = workspace.catalog()
     target = catalog.run(run)
-    model = load_run_model(workspace, run)
-    rows = np.flatnonzero(catalog.usable())
-    if not len(rows):
+    model_file = _model_file(workspace, run)
+    usable = catalog.usable()
+    if not usable.any():
         msg = f"{catalog.path} has no curated object (status ok or partial) to predict"
         raise TrainingError(msg)
-    probs, features = _predict_rows(model, catalog, rows, batch_size=batch_size)
-    result = Predictions(run, _full(probs, rows, len(catalog)), _full(features, rows, len(catalog)))
-    target.write("probs", result.probs)
-    target.write("features", result.features)
-    target.update_attrs(predicted={"n": len(rows), "code_version": galcore.__version__})
-    logger.info("run %r: wrote probs and features of %d objects", run, len(rows))
-    return result
+    stat = model_file.stat()
+    stamp = {"model": [stat.st_size, stat.st_mtime_ns], "catalog_id": catalog.catalog_id}
+    widths = {"probs": len(LABELS), "features": FEATURES_WIDTH}
+    blocks = RowBlocks.open(
+        target.path, widths, len(catalog), block_rows, stamp=stamp, resume=resume
+    )
+    pending = blocks.pending()
+    if resume and len(pending) < len(blocks.blocks()):
+        logger.info(
+            "run %r: resuming, %d of %d blocks left", run, len(pending), len(blocks.blocks())
+        )
+    tasks = [(workspace.root, run, start, batch_size, blocks) for start, _ in pending]
+    total = sum(int(usable[start:stop].sum()) for start, stop in pending)
+    run_tasks(engine, predict_block, tasks, what=f"predict {run}", total=total)
+    blocks.finish()
+    n = int(usable.sum())
+    target.update_attrs(predicted={"n": n, "code_version": galcore.__version__})
+    logger.info("run %r: wrote probs and features of %d objects", run, n)
+    return Predictions(workspace, run, n, len(catalog) - n)
+
+
+def predict_block(root: Path, run: str, start: int, batch_size: int, blocks: RowBlocks) -> int:
+    """Predict one block of catalog rows and write it (a task, in any process).
+
+    Returns
+    -------
+    int
+        Objects predicted in the block.
+    """
+    workspace = Workspace(root)
+    catalog = workspace.catalog(mode="r")
+    stop = min(start + blocks.block_rows, blocks.n_rows)
+    rows = start + np.flatnonzero(catalog.usable()[start:stop])
+    values = {
+        name: np.full((stop - start, w), np.nan, np.float32) for name, w in blocks.widths.items()
+    }
+    if len(rows):
+        model = _loaded_model(_model_file(workspace, run))
+        values["probs"][rows - start], values["features"][rows - start] = _predict_rows(
+            model, catalog, rows, batch_size=batch_size
+        )
+    blocks.write(start, values)
+    return len(rows)
 
 
 def load_run_model(workspace: Workspace, run: str) -> keras.Model:
@@ -119,11 +178,28 @@ def load_run_model(workspace: Workspace, run: str) -> keras.Model:
     """
     import keras
 
+    return keras.models.load_model(_model_file(workspace, run), compile=False)
+
+
+def _model_file(workspace: Workspace, run: str) -> Path:
+    """Return the run's saved model file; raises `TrainingError` if it has none."""
     path = workspace.model_dir(run) / MODEL_FILE
     if not path.is_file():
         msg = f"run {run!r} has no model at {path}; train it first with 'galcore train'"
         raise TrainingError(msg)
-    return keras.models.load_model(path, compile=False)
+    return path
+
+
+def _loaded_model(path: Path) -> keras.Model:
+    """Return the model saved at `path`, loading it only if this process has not yet."""
+    import keras
+
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _MODELS:
+        _MODELS.clear()
+        _MODELS[key] = keras.models.load_model(path, compile=False)
+    return _MODELS[key]
 
 
 def _predict_rows(
@@ -136,21 +212,5 @@ def _predict_rows(
         catalog, rows, image_size=model.input_shape[1], batch_size=batch_size
     )
     outputs = keras.Model(model.inputs, [model.output, model.get_layer(FEATURES_LAYER).output])
-    batches = math.ceil(len(rows) / batch_size)
-    every = max(1, batches // 10)
-
-    def progress(batch: int, _logs: dict[str, float] | None = None) -> None:
-        if (batch + 1) % every == 0 or batch + 1 == batches:
-            logger.info("predicted %d of %d batches", batch + 1, batches)
-            report_progress((batch + 1) / batches, f"predicted {batch + 1} of {batches} batches")
-
-    callback = keras.callbacks.LambdaCallback(on_predict_batch_end=progress)
-    probs, features = outputs.predict(dataset, verbose=0, callbacks=[callback])
+    probs, features = outputs.predict(dataset, verbose=0)
     return probs, features
-
-
-def _full(values: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
-    """Return an (n, width) float32 array holding `values` at `rows` and NaN elsewhere."""
-    full = np.full((n, values.shape[1]), np.nan, dtype=np.float32)
-    full[rows] = values
-    return full

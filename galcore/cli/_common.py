@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["add_run", "add_workspace", "command_parser", "stage_epochs"]
+if TYPE_CHECKING:
+    from galcore.engine import Engine
+
+__all__ = [
+    "add_engine",
+    "add_run",
+    "add_workspace",
+    "command_parser",
+    "engine_of",
+    "positive_int",
+    "stage_epochs",
+]
 
 
 def command_parser(
@@ -27,6 +39,42 @@ def add_workspace(parser: argparse.ArgumentParser) -> None:
 def add_run(parser: argparse.ArgumentParser) -> None:
     """Add the required ``--run`` option."""
     parser.add_argument("--run", required=True, help="the run's name")
+
+
+def add_engine(parser: argparse.ArgumentParser) -> None:
+    """Add ``--scheduler`` and ``--workers``: where the step's tasks run (`galcore.engine`)."""
+    group = parser.add_argument_group("where the tasks run (Dask)")
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786, whose workers see the"
+        " workspace at the same path (default: start a local cluster)",
+    )
+    group.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="worker processes of the local cluster (default: one per core)",
+    )
+
+
+def engine_of(args: argparse.Namespace) -> Engine:
+    """Return the engine that ``--scheduler`` and ``--workers`` ask for."""
+    from galcore.engine import Engine
+
+    return Engine(scheduler=args.scheduler, workers=args.workers)
+
+
+def positive_int(text: str) -> int:
+    """Parse a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"{text!r}: give a whole number of at least 1"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def stage_epochs(text: str) -> tuple[int, ...]:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from galcore.cli._common import add_run, add_workspace, command_parser
+from galcore.cli._common import (
+    add_engine,
+    add_run,
+    add_workspace,
+    command_parser,
+    engine_of,
+    positive_int,
+)
+from galcore.engine import DEFAULT_BLOCK_ROWS
 
 __all__ = ["predict_command", "predict_command_parser"]
 
@@ -19,6 +27,19 @@ def predict_command_parser(
     add_workspace(parser)
     add_run(parser)
     parser.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a prediction that stopped, computing only the blocks it had not written",
+    )
+    parser.add_argument(
+        "--block-rows",
+        type=positive_int,
+        default=DEFAULT_BLOCK_ROWS,
+        metavar="N",
+        help=f"catalog rows per task (default {DEFAULT_BLOCK_ROWS})",
+    )
+    add_engine(parser)
     parser.set_defaults(func=predict_command)
     return parser
 
@@ -27,7 +48,14 @@ def predict_command(args: argparse.Namespace) -> int:
     """Run ``galcore predict``."""
     from galcore.inference import predict
 
-    result = predict(args.workspace, args.run, batch_size=args.batch_size)
+    result = predict(
+        args.workspace,
+        args.run,
+        batch_size=args.batch_size,
+        engine=engine_of(args),
+        resume=args.resume,
+        block_rows=args.block_rows,
+    )
     print(
         f"run {result.run}: probabilities and features of {result.n_predicted} objects"
         f" ({result.n_skipped} not curated, left NaN)"

@@ -25,6 +25,7 @@ from galcore.training._data import (
 from galcore.training._horovod import Workers, init_workers, launched_by_horovod
 from galcore.training._model import (
     FEATURES_LAYER,
+    FEATURES_WIDTH,
     backbone_of,
     build_model,
     freeze_for_stage,
@@ -48,6 +49,7 @@ __all__ = [
     "BATCH_NORM_MODES",
     "CONFIG_FILE",
     "FEATURES_LAYER",
+    "FEATURES_WIDTH",
     "HISTORY_FILE",
     "MIN_IMAGE_SIZE",
     "MODEL_FILE",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FEATURES_LAYER",
+    "FEATURES_WIDTH",
     "backbone_of",
     "build_model",
     "freeze_for_stage",
@@ -31,6 +32,8 @@ __all__ = [
 
 FEATURES_LAYER = "features"
 """Name of the 1024-unit layer whose output the t-SNE embeds."""
+FEATURES_WIDTH = 1024
+"""Units of the ``features`` layer (and of the ``dense`` one before it)."""
 
 
 def build_model(
@@ -115,9 +118,9 @@ def build_model(
         x = base(x, training=False) if batch_norm == "inference" else base(x)
         head = {"dtype": "float32"}
         x = keras.layers.GlobalAveragePooling2D(name="pool", **head)(x)
-        x = keras.layers.Dense(1024, activation="relu", name="dense", **head)(x)
+        x = keras.layers.Dense(FEATURES_WIDTH, activation="relu", name="dense", **head)(x)
         x = keras.layers.Dropout(dropout_rate, name="dropout", **head)(x)
-        x = keras.layers.Dense(1024, activation="relu", name=FEATURES_LAYER, **head)(x)
+        x = keras.layers.Dense(FEATURES_WIDTH, activation="relu", name=FEATURES_LAYER, **head)(x)
         outputs = keras.layers.Dense(n_classes, activation="softmax", name="probs", **head)(x)
         return keras.Model(inputs, outputs, name=f"galcore_{backbone}")
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from unittest import mock
 
-import numpy as np
 import pytest
 
 from galcore.cli.predict import predict_command, predict_command_parser
 from galcore.cli.train import train_command, train_command_parser
+from galcore.engine import Engine
 from galcore.errors import TrainingError
 from galcore.inference import Predictions
 from galcore.training import BACKBONES, PROFILES, TrainConfig, TrainResult
+from store import Workspace
 
 
 def _result(rank=0):
@@ -122,14 +123,35 @@ class TestPredictCommand:
     def test_calls_predict(self, tmp_path, capsys):
         argv = ["--workspace", str(tmp_path), "--run", "r1", "--batch-size", "16"]
         args = predict_command_parser().parse_args(argv)
-        probs = np.array([[0.2, 0.8], [np.nan, np.nan]], dtype=np.float32)
-        result = Predictions("r1", probs, np.zeros((2, 1024), dtype=np.float32))
+        result = Predictions(Workspace(tmp_path), "r1", n_predicted=1, n_skipped=1)
         with mock.patch("galcore.inference.predict", return_value=result) as predict:
             assert predict_command(args) == 0
-        predict.assert_called_once_with(tmp_path, "r1", batch_size=16)
+        predict.assert_called_once_with(
+            tmp_path, "r1", batch_size=16, engine=Engine(), resume=False, block_rows=4096
+        )
         assert "of 1 objects (1 not curated, left NaN)" in capsys.readouterr().out
 
     def test_default_batch_size(self, tmp_path):
         args = predict_command_parser().parse_args(["--workspace", str(tmp_path), "--run", "r1"])
         assert args.batch_size == 64
         assert args.func is predict_command
+
+    def test_engine_options(self, tmp_path):
+        argv = ["--workspace", str(tmp_path), "--run", "r1", "--scheduler", "tcp://h:8786"]
+        argv += ["--workers", "3", "--resume", "--block-rows", "512"]
+        args = predict_command_parser().parse_args(argv)
+        with mock.patch("galcore.inference.predict") as predict:
+            predict.return_value = Predictions(Workspace(tmp_path), "r1", 0, 0)
+            predict_command(args)
+        engine = Engine(scheduler="tcp://h:8786", workers=3)
+        predict.assert_called_once_with(
+            tmp_path, "r1", batch_size=64, engine=engine, resume=True, block_rows=512
+        )
+
+    @pytest.mark.parametrize("option", ["--workers", "--block-rows"])
+    @pytest.mark.parametrize("value", ["0", "-2", "two"])
+    def test_counts_must_be_positive(self, tmp_path, capsys, option, value):
+        argv = ["--workspace", str(tmp_path), "--run", "r1", option, value]
+        with pytest.raises(SystemExit):
+            predict_command_parser().parse_args(argv)
+        assert f"{option}: '{value}': give a whole number of at least 1" in capsys.readouterr().err

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 
 from galcore.errors import TrainingError
-from galcore.inference import Predictions, predict
+from galcore.inference import Predictions, predict, predict_block
 from galcore.training import MODEL_FILE, build_model
-from store import LABELS, CatalogWriter, StoreNotFoundError, Workspace
+from store import LABELS, CatalogWriter, RowBlocks, StoreNotFoundError, Workspace
 from tests.conftest import TOY_SIZE, TOY_STATUS, toy_columns
 
 
@@ -86,3 +88,45 @@ class TestPredict:
         _saved_run(workspace)
         with pytest.raises(TrainingError, match="has no curated object"):
             predict(workspace, "r1")
+
+
+class TestBlocks:
+    def test_blocks_give_the_whole_catalogs_numbers(self, toy_workspace):
+        _saved_run(toy_workspace)
+        whole = predict(toy_workspace, "r1")
+        probs, features = whole.probs, whole.features
+        blocks = predict(toy_workspace, "r1", block_rows=48)
+        np.testing.assert_allclose(blocks.probs, probs, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(blocks.features, features, rtol=1e-5, atol=1e-5)
+        assert toy_workspace.catalog().images.shape[0] == len(probs)
+
+    def test_resume_computes_only_what_a_failure_left(self, toy_workspace):
+        _saved_run(toy_workspace)
+        reference = predict(toy_workspace, "r1", block_rows=64)
+        probs, features = reference.probs, reference.features
+        write = RowBlocks.write
+
+        def fail_at_128(blocks, start, values):
+            if start == 128:
+                msg = "the disk went away"
+                raise OSError(msg)
+            write(blocks, start, values)
+
+        with (
+            mock.patch.object(RowBlocks, "write", fail_at_128),
+            pytest.raises(OSError, match="went away"),
+        ):
+            predict(toy_workspace, "r1", block_rows=64)
+        np.testing.assert_array_equal(toy_workspace.catalog().run("r1").read("probs"), probs)
+        with mock.patch("galcore.inference.predict_block", wraps=predict_block) as task:
+            resumed = predict(toy_workspace, "r1", block_rows=64, resume=True)
+        assert sorted(call.args[2] for call in task.call_args_list) == [128, 192]
+        np.testing.assert_array_equal(resumed.probs, probs)
+        np.testing.assert_array_equal(resumed.features, features)
+
+    def test_without_resume_it_starts_over(self, toy_workspace):
+        _saved_run(toy_workspace)
+        predict(toy_workspace, "r1", block_rows=64)
+        with mock.patch("galcore.inference.predict_block", wraps=predict_block) as task:
+            predict(toy_workspace, "r1", block_rows=64)
+        assert task.call_count == 4

@@ -10,7 +10,6 @@ from galcore.inference import predict
 from galcore.jobs.progress import (
     PROGRESS_FILE_VARIABLE,
     PROGRESS_STEP_VARIABLE,
-    ProgressRecord,
     latest_progress,
     read_progress,
     report_progress,
@@ -78,11 +77,15 @@ def test_a_worker_that_is_not_rank_0_reports_nothing(progress_file, tmp_path):
     assert read_progress(progress_file) == []
 
 
-def test_inference_reports_its_batches(progress_file, toy_workspace):
+def test_inference_reports_its_blocks(progress_file, toy_workspace):
     _saved_run(toy_workspace)
-    predict(toy_workspace, "r1", batch_size=64)
+    predict(toy_workspace, "r1", batch_size=64, block_rows=64)
     records = read_progress(progress_file)
-    assert records[-1] == ProgressRecord(
-        "predict", 1.0, "predicted 4 of 4 batches", records[-1].time
-    )
-    assert [r.fraction for r in records] == [0.25, 0.5, 0.75, 1.0]
+    assert all(r.step == "predict" for r in records)
+    usable = int(toy_workspace.catalog().usable().sum())
+    assert len(records) == 4  # 200 rows in blocks of 64
+    assert [r.fraction for r in records] == sorted(r.fraction for r in records)
+    assert records[-1].fraction == 1.0
+    assert records[-1].message.startswith(f"{usable} of {usable} objects, ")
+    assert "objects/s" in records[0].message
+    assert " s left" in records[0].message
