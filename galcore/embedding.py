@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import logging
+import os
+import pickle
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from galcore.engine import DEFAULT_BLOCK_ROWS, Engine, run_tasks
 from galcore.errors import NotFittedError, TrainingError
-from store import Workspace
+from store import RowBlocks, Workspace
 
-__all__ = ["TSNEEmbedder", "embed_run"]
+if TYPE_CHECKING:
+    from store import Run
+
+__all__ = ["MAP_FILE", "EmbedSummary", "TSNEEmbedder", "embed_run", "place_block"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +100,30 @@ class TSNEEmbedder:
         if not hasattr(self, "embedding_"):
             msg = "This TSNEEmbedder instance is not fitted yet. Call 'fit' before 'transform'."
             raise NotFittedError(msg)
-        return np.asarray(self._embedding.transform(self._reduce(features)))
+        threads = int(os.environ.get("OMP_NUM_THREADS", "-1"))  # a Dask worker's share
+        self._embedding.affinities.n_jobs = threads
+        self._embedding.gradient_descent_params["n_jobs"] = threads
+        return np.asarray(self._embedding.transform(self._reduce(features)), dtype=np.float32)
 
     def _reduce(self, features: np.ndarray) -> np.ndarray:
         """Project onto the fitted principal components."""
         return (np.asarray(features, dtype=np.float32) - self.mean_) @ self.components_.T
+
+
+MAP_FILE = "tsne-map.pkl"
+"""The fitted map in a run's model folder: what `embed_run` places new rows into."""
+_MAPS: dict[tuple[str, int, int], TSNEEmbedder] = {}
+"""The map each process loaded last, by file, size and modification time: loaded once."""
+
+
+@dataclass(frozen=True)
+class EmbedSummary:
+    """What `embed_run` wrote: objects in the map, those fitted, those placed into it."""
+
+    run: str
+    n_embedded: int
+    n_fitted: int
+    n_placed: int
 
 
 def embed_run(
@@ -106,10 +133,18 @@ def embed_run(
     perplexity: float = 30.0,
     fit_size: int = 5000,
     seed: int = 0,
-) -> np.ndarray:
+    add: bool = False,
+    engine: Engine | None = None,
+    resume: bool = False,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+) -> EmbedSummary:
     """Embed a run's features in 3-D and store the coordinates as the run's ``embedding``.
 
-    Up to `fit_size` random objects fit the map; the others are placed into it.
+    Up to `fit_size` random objects fit the map (Barnes-Hut, in this process); the map is
+    saved in the run's model folder, and tasks of `block_rows` rows place every other object
+    into it and write their rows themselves (`store.RowBlocks`). With `add`, nothing is
+    refitted: only objects with features and no coordinates yet (rows added by ``galcore
+    curate --add``, then predicted) are placed into the saved map.
 
     Parameters
     ----------
@@ -123,26 +158,117 @@ def embed_run(
         Most points used to fit the map.
     seed
         Seed of the sample and of t-SNE.
+    add
+        Place the objects without coordinates into the saved map instead of refitting.
+    engine
+        The Dask cluster to place the blocks on; None: one after another in this process.
+    resume
+        Continue an embedding that stopped, with its saved map, placing only the blocks it
+        had not written.
+    block_rows
+        Catalog rows per task.
 
     Returns
     -------
-    numpy.ndarray
-        (N, 3) coordinates, NaN for objects without features.
+    EmbedSummary
+        How many objects the map holds, and how many were fitted and placed now.
+
+    Raises
+    ------
+    TrainingError
+        If the run has no features, or `add` finds no saved map.
     """
-    catalog = Workspace(workspace).catalog()
-    features = catalog.run(run).read("features")
-    rows = np.flatnonzero(np.isfinite(features).all(axis=1))
+    space = Workspace(workspace)
+    catalog = space.catalog()
+    target = catalog.run(run)
+    has_features = np.isfinite(target.read("probs")).all(axis=1)
+    map_file = space.model_dir(run) / MAP_FILE
+    began = time.monotonic()
+    if add:
+        if not map_file.is_file() or not target.has("embedding"):
+            msg = f"run {run!r} has no t-SNE map yet; run 'galcore embed' without --add first"
+            raise TrainingError(msg)
+        embedded = np.isfinite(target.read("embedding")).all(axis=1)
+        n_fitted, to_place = 0, has_features & ~embedded
+        logger.info(
+            "t-SNE: placing %d rows added since into the map of run %s, without refitting",
+            to_place.sum(),
+            run,
+        )
+    else:
+        if not (resume and map_file.is_file()):
+            _fit_map(target, np.flatnonzero(has_features), map_file, perplexity, fit_size, seed)
+        n_fitted = len(_loaded_map(map_file).rows_)
+        to_place = has_features.copy()
+        to_place[_loaded_map(map_file).rows_] = False
+    stat = map_file.stat()
+    stamp = {"map": [stat.st_size, stat.st_mtime_ns], "add": add}
+    blocks = RowBlocks.open(
+        target.path, {"embedding": 3}, len(catalog), block_rows, stamp=stamp, resume=resume
+    )
+    pending = blocks.pending()
+    tasks = [(space.root, run, start, map_file, blocks, add) for start, _ in pending]
+    total = sum(int(to_place[start:stop].sum()) for start, stop in pending)
+    run_tasks(engine, place_block, tasks, what=f"embed {run}", total=total)
+    blocks.finish()
+    n = int(has_features.sum())
+    target.update_attrs(embedded={"n": n, "fitted": n_fitted, "perplexity": perplexity})
+    logger.info("t-SNE: %d points in %.0f s", n, time.monotonic() - began)
+    return EmbedSummary(run, n, n_fitted, int(to_place.sum()))
+
+
+def place_block(
+    root: Path, run: str, start: int, map_file: Path, blocks: RowBlocks, add: bool
+) -> int:
+    """Write one block's coordinates: fitted, placed into the map, or kept (a task).
+
+    Returns
+    -------
+    int
+        Objects placed into the map in the block.
+    """
+    target = Workspace(root).catalog(mode="r").run(run)
+    stop = min(start + blocks.block_rows, blocks.n_rows)
+    features = target.read_rows("features", slice(start, stop))
+    has_features = np.isfinite(features).all(axis=1)
+    embedder = _loaded_map(map_file)
+    if add:
+        coordinates = target.read_rows("embedding", slice(start, stop))
+        place = has_features & ~np.isfinite(coordinates).all(axis=1)
+    else:
+        coordinates = np.full((stop - start, 3), np.nan, dtype=np.float32)
+        fitted = (embedder.rows_ >= start) & (embedder.rows_ < stop)
+        coordinates[embedder.rows_[fitted] - start] = embedder.embedding_[fitted]
+        place = has_features & np.isnan(coordinates).any(axis=1)
+    if place.any():
+        coordinates[place] = embedder.transform(features[place])
+    blocks.write(start, {"embedding": coordinates})
+    return int(place.sum())
+
+
+def _fit_map(
+    target: Run, rows: np.ndarray, map_file: Path, perplexity: float, fit_size: int, seed: int
+) -> None:
+    """Fit the map on a random sample of `rows` and save it (atomically) at `map_file`."""
     rng = np.random.default_rng(seed)
     fit_rows = np.sort(rng.choice(rows, size=min(fit_size, len(rows)), replace=False))
-    began = time.monotonic()
     logger.info("t-SNE: fitting %d points in 3-D (Barnes-Hut)", len(fit_rows))
-    embedder = TSNEEmbedder(perplexity=perplexity, random_state=seed).fit(features[fit_rows])
-    embedding = np.full((len(features), 3), np.nan, dtype=np.float32)
-    embedding[fit_rows] = embedder.embedding_
-    rest = np.setdiff1d(rows, fit_rows)
-    if len(rest):
-        logger.info("t-SNE: placing %d more points into the map", len(rest))
-        embedding[rest] = embedder.transform(features[rest])
-    catalog.run(run).write("embedding", embedding)
-    logger.info("t-SNE: %d points in %.0f s", len(rows), time.monotonic() - began)
-    return embedding
+    features = target.read_rows("features", fit_rows)
+    embedder = TSNEEmbedder(perplexity=perplexity, random_state=seed).fit(features)
+    embedder.rows_ = fit_rows
+    map_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = map_file.with_name(f".{map_file.name}.partial")
+    with partial.open("wb") as out:
+        pickle.dump(embedder, out, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(map_file)
+
+
+def _loaded_map(path: Path) -> TSNEEmbedder:
+    """Return the map saved at `path` (written by this project), loading it once a process."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _MAPS:
+        _MAPS.clear()
+        with path.open("rb") as saved:
+            _MAPS[key] = pickle.load(saved)  # noqa: S301 - the project's own file
+    return _MAPS[key]

@@ -80,10 +80,19 @@ class Run:
 
     def read(self, name: str) -> np.ndarray:
         """Return the array `name`; raises `StoreNotFoundError` if the run has none."""
+        return self.read_rows(name, slice(None))
+
+    def read_rows(self, name: str, rows: slice | np.ndarray) -> np.ndarray:
+        """Return some rows of the array `name`: a slice, or sorted row numbers.
+
+        Only the chunks holding them are read, so a task reads its block and a sample its
+        rows without loading the whole array. Raises `StoreNotFoundError` if there is none.
+        """
         if name not in self._group:
             msg = f"run {self.name!r} has no {name!r} array yet; run the step that writes it"
             raise StoreNotFoundError(msg)
-        return self._group[name][...]
+        array = self._group[name]
+        return array[rows] if isinstance(rows, slice) else array.oindex[np.asarray(rows)]
 
     def write(self, name: str, values: np.ndarray) -> None:
         """Write (or replace) the array `name`, checking it against `RUN_ARRAYS`.

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from galcore.engine import Engine
 
 __all__ = [
+    "add_blocks",
     "add_engine",
     "add_run",
     "add_workspace",
@@ -39,6 +40,24 @@ def add_workspace(parser: argparse.ArgumentParser) -> None:
 def add_run(parser: argparse.ArgumentParser) -> None:
     """Add the required ``--run`` option."""
     parser.add_argument("--run", required=True, help="the run's name")
+
+
+def add_blocks(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--resume`` and ``--block-rows``: a step that writes a run's arrays in row blocks."""
+    from galcore.engine import DEFAULT_BLOCK_ROWS
+
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue {what} that stopped, computing only the blocks it had not written",
+    )
+    parser.add_argument(
+        "--block-rows",
+        type=positive_int,
+        default=DEFAULT_BLOCK_ROWS,
+        metavar="N",
+        help=f"catalog rows per task (default {DEFAULT_BLOCK_ROWS})",
+    )
 
 
 def add_engine(parser: argparse.ArgumentParser) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 
 from galcore.cli._common import (
+    add_blocks,
     add_engine,
     add_run,
     add_workspace,
     command_parser,
     engine_of,
-    positive_int,
 )
-from galcore.engine import DEFAULT_BLOCK_ROWS
 
 __all__ = ["predict_command", "predict_command_parser"]
 
@@ -27,18 +26,7 @@ def predict_command_parser(
     add_workspace(parser)
     add_run(parser)
     parser.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue a prediction that stopped, computing only the blocks it had not written",
-    )
-    parser.add_argument(
-        "--block-rows",
-        type=positive_int,
-        default=DEFAULT_BLOCK_ROWS,
-        metavar="N",
-        help=f"catalog rows per task (default {DEFAULT_BLOCK_ROWS})",
-    )
+    add_blocks(parser, "a prediction")
     add_engine(parser)
     parser.set_defaults(func=predict_command)
     return parser

@@ -1,12 +1,14 @@
 """Evaluation, export and embedding on a toy workspace with a fake-free run."""
 
 import json
+import pickle
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from galcore.embedding import TSNEEmbedder, embed_run
+from galcore.embedding import MAP_FILE, TSNEEmbedder, embed_run, place_block
 from galcore.errors import NotFittedError, TrainingError
 from galcore.evaluation import (
     FRACTIONS,
@@ -19,7 +21,7 @@ from galcore.evaluation import (
     roc_curve,
 )
 from galcore.export import export_catalog
-from store import set_mask
+from store import RowBlocks, set_mask
 
 
 def _run_with_probs(workspace, probs, name="r1"):
@@ -293,14 +295,80 @@ class TestEmbedding:
             embedder.fit(np.zeros((n, 4)))
 
     def test_embed_run_fits_a_sample_and_places_the_rest(self, toy_workspace):
-        catalog = toy_workspace.catalog()
-        run = catalog.create_run("r1")
-        rng = np.random.default_rng(1)
-        features = rng.normal(0, 1, (len(catalog), 16)).astype(np.float32)
-        features[~catalog.ok()] = np.nan
-        run.write("features", features)
-        embedding = embed_run(toy_workspace.root, "r1", perplexity=10, fit_size=120)
+        catalog = _with_features(toy_workspace)
+        summary = embed_run(toy_workspace.root, "r1", perplexity=10, fit_size=120)
         stored = toy_workspace.catalog().run("r1").read("embedding")
-        np.testing.assert_array_equal(stored, embedding)
+        assert (summary.n_embedded, summary.n_fitted, summary.n_placed) == (199, 120, 79)
+        assert stored.dtype == np.float32
         assert np.isfinite(stored[catalog.ok()]).all()
         assert np.isnan(stored[~catalog.ok()]).all()
+
+    def test_blocks_give_the_one_block_embedding(self, toy_workspace):
+        _with_features(toy_workspace)
+        embed_run(toy_workspace.root, "r1", perplexity=10, fit_size=120)
+        whole = toy_workspace.catalog().run("r1").read("embedding")
+        embed_run(toy_workspace.root, "r1", perplexity=10, fit_size=120, block_rows=32)
+        blocks = toy_workspace.catalog().run("r1").read("embedding")
+        # The fitted points are the same; placed points feel each other a little in openTSNE.
+        np.testing.assert_allclose(blocks, whole, atol=1e-3)
+
+    def test_add_places_only_the_new_rows_into_the_saved_map(self, toy_workspace):
+        catalog = _with_features(toy_workspace)
+        embed_run(toy_workspace.root, "r1", perplexity=10, fit_size=120)
+        run = toy_workspace.catalog().run("r1")
+        before = run.read("embedding")
+        with (toy_workspace.model_dir("r1") / MAP_FILE).open("rb") as saved:
+            fitted = pickle.load(saved).rows_  # noqa: S301 - written by embed_run
+        dropped = np.setdiff1d(np.flatnonzero(catalog.ok()), fitted)[[3, 40, 70]]
+        partial = before.copy()
+        partial[dropped] = np.nan
+        run.write("embedding", partial)
+        with mock.patch("galcore.embedding.TSNEEmbedder.fit") as fit:
+            summary = embed_run(toy_workspace.root, "r1", add=True, block_rows=64)
+        fit.assert_not_called()
+        assert (summary.n_placed, summary.n_fitted) == (3, 0)
+        after = run.read("embedding")
+        kept = np.setdiff1d(np.flatnonzero(catalog.ok()), dropped)
+        np.testing.assert_array_equal(after[kept], before[kept])
+        np.testing.assert_allclose(after[dropped], before[dropped], atol=1e-4)
+
+    def test_add_without_a_map_says_what_to_run(self, toy_workspace):
+        _with_features(toy_workspace)
+        with pytest.raises(TrainingError, match="has no t-SNE map yet; run 'galcore embed'"):
+            embed_run(toy_workspace.root, "r1", add=True)
+
+    def test_resume_keeps_the_map_and_the_written_blocks(self, toy_workspace):
+        _with_features(toy_workspace)
+        embed_run(toy_workspace.root, "r1", perplexity=10, fit_size=120, block_rows=64)
+        whole = toy_workspace.catalog().run("r1").read("embedding")
+        write = RowBlocks.write
+
+        def fail_at_64(blocks, start, values):
+            if start == 64:
+                msg = "a worker went away"
+                raise OSError(msg)
+            write(blocks, start, values)
+
+        with mock.patch.object(RowBlocks, "write", fail_at_64), pytest.raises(OSError):
+            embed_run(toy_workspace.root, "r1", perplexity=10, fit_size=120, block_rows=64)
+        with (
+            mock.patch("galcore.embedding.TSNEEmbedder.fit") as fit,
+            mock.patch("galcore.embedding.place_block", wraps=place_block) as task,
+        ):
+            embed_run(toy_workspace.root, "r1", perplexity=10, fit_size=120, block_rows=64,
+                      resume=True)  # fmt: skip
+        fit.assert_not_called()
+        assert sorted(call.args[2] for call in task.call_args_list) == [64, 128, 192]
+        np.testing.assert_array_equal(toy_workspace.catalog().run("r1").read("embedding"), whole)
+
+
+def _with_features(workspace):
+    """Give the toy catalog a run r1 with random 16-d features (NaN where not curated)."""
+    catalog = workspace.catalog()
+    run = catalog.create_run("r1")
+    rng = np.random.default_rng(1)
+    features = rng.normal(0, 1, (len(catalog), 16)).astype(np.float32)
+    features[~catalog.ok()] = np.nan
+    run.write("features", features)
+    run.write("probs", np.where(catalog.ok()[:, None], 0.5, np.nan).repeat(2, axis=1))
+    return catalog

@@ -24,6 +24,8 @@ from galcore.curation import (
     SurveyInputs,
 )
 from galcore.demo import DemoConfig
+from galcore.embedding import EmbedSummary
+from galcore.engine import Engine
 from galcore.errors import CurationError, MissingInputError
 from galcore.evaluation import classification_metrics
 from store import set_mask
@@ -164,8 +166,35 @@ def _bokeh_document(path):
             embed_command_parser,
             ["--workspace", "ws", "--run", "r1", "--perplexity", "20"],
             "galcore.embedding.embed_run",
-            mock.call(Path("ws"), "r1", perplexity=20.0, fit_size=5000, seed=0),
+            mock.call(
+                Path("ws"),
+                "r1",
+                perplexity=20.0,
+                fit_size=5000,
+                seed=0,
+                add=False,
+                engine=Engine(),
+                resume=False,
+                block_rows=4096,
+            ),
             id="embed",
+        ),
+        pytest.param(
+            embed_command_parser,
+            ["--workspace", "ws", "--run", "r1", "--add", "--workers", "2", "--resume"],
+            "galcore.embedding.embed_run",
+            mock.call(
+                Path("ws"),
+                "r1",
+                perplexity=30.0,
+                fit_size=5000,
+                seed=0,
+                add=True,
+                engine=Engine(workers=2),
+                resume=True,
+                block_rows=4096,
+            ),
+            id="embed-add",
         ),
         pytest.param(
             evaluate_command_parser,
@@ -216,9 +245,7 @@ def _return_value(target):
     if target.endswith(("evaluate_run", "run_demo")):
         return METRICS
     if target.endswith("embed_run"):
-        import numpy as np
-
-        return np.zeros((3, 3))
+        return EmbedSummary("r1", n_embedded=3, n_fitted=2, n_placed=1)
     if target.endswith("recurse"):
         result = mock.Mock(rank=0, run="r2", val_accuracy=0.9, wall_time_s=1.0, model_path="m")
         return result, mock.Mock(**{"describe.return_value": "7 labels"})
