@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 
-from store import CatalogWriter, Workspace, sets_code
+from store import CatalogWriter, RowBlocks, Workspace, sets_code
 from store.schema import OBJECT_COLUMNS
 
 TOY_SIZE = 32
@@ -95,3 +97,21 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["/usr/bin/umount", "-l", str(mount)], check=False)
+
+
+@contextmanager
+def block_write_fails_at(start: int) -> Iterator[None]:
+    """Make `RowBlocks.write` raise OSError for the block at row `start`, as a lost disk would.
+
+    The step stops there; the blocks written before stay recorded for ``resume``.
+    """
+    write = RowBlocks.write
+
+    def failing(blocks: RowBlocks, first: int, values: dict) -> None:
+        if first == start:
+            msg = f"the disk went away while writing block {start}"
+            raise OSError(msg)
+        write(blocks, first, values)
+
+    with mock.patch.object(RowBlocks, "write", failing), pytest.raises(OSError, match="went away"):
+        yield

@@ -21,7 +21,8 @@ from galcore.evaluation import (
     roc_curve,
 )
 from galcore.export import export_catalog
-from store import RowBlocks, set_mask
+from store import set_mask
+from tests.conftest import block_write_fails_at
 
 
 def _run_with_probs(workspace, probs, name="r1"):
@@ -341,15 +342,7 @@ class TestEmbedding:
         _with_features(toy_workspace)
         embed_run(toy_workspace.root, "r1", perplexity=10, fit_size=120, block_rows=64)
         whole = toy_workspace.catalog().run("r1").read("embedding")
-        write = RowBlocks.write
-
-        def fail_at_64(blocks, start, values):
-            if start == 64:
-                msg = "a worker went away"
-                raise OSError(msg)
-            write(blocks, start, values)
-
-        with mock.patch.object(RowBlocks, "write", fail_at_64), pytest.raises(OSError):
+        with block_write_fails_at(64):
             embed_run(toy_workspace.root, "r1", perplexity=10, fit_size=120, block_rows=64)
         with (
             mock.patch("galcore.embedding.TSNEEmbedder.fit") as fit,

@@ -10,8 +10,8 @@ import pytest
 from galcore.errors import TrainingError
 from galcore.inference import Predictions, predict, predict_block
 from galcore.training import MODEL_FILE, build_model
-from store import LABELS, CatalogWriter, RowBlocks, StoreNotFoundError, Workspace
-from tests.conftest import TOY_SIZE, TOY_STATUS, toy_columns
+from store import LABELS, CatalogWriter, StoreNotFoundError, Workspace
+from tests.conftest import TOY_SIZE, TOY_STATUS, block_write_fails_at, toy_columns
 
 
 def _saved_run(workspace, *, image_size=32, name="r1"):
@@ -104,18 +104,7 @@ class TestBlocks:
         _saved_run(toy_workspace)
         reference = predict(toy_workspace, "r1", block_rows=64)
         probs, features = reference.probs, reference.features
-        write = RowBlocks.write
-
-        def fail_at_128(blocks, start, values):
-            if start == 128:
-                msg = "the disk went away"
-                raise OSError(msg)
-            write(blocks, start, values)
-
-        with (
-            mock.patch.object(RowBlocks, "write", fail_at_128),
-            pytest.raises(OSError, match="went away"),
-        ):
+        with block_write_fails_at(128):
             predict(toy_workspace, "r1", block_rows=64)
         np.testing.assert_array_equal(toy_workspace.catalog().run("r1").read("probs"), probs)
         with mock.patch("galcore.inference.predict_block", wraps=predict_block) as task:
