@@ -313,7 +313,8 @@ def test_a_job_trains_predicts_embeds_and_evaluates_a_run_the_view_then_shows(tr
     records = read_progress(trainable.root / "jobs" / "r3.progress.jsonl")
     assert [r.step for r in records if r.message.startswith("galcore ")] == list(STEPS)
     assert any(r.step == "recurse" and r.message.startswith("stage 1/3 epoch 1/") for r in records)
-    assert ("predict", 1.0) in {(r.step, r.fraction) for r in records if "batches" in r.message}
+    assert ("predict", 1.0) in {(r.step, r.fraction) for r in records if " objects, " in r.message}
+    assert ("embed", 1.0) in {(r.step, r.fraction) for r in records if " objects, " in r.message}
     assert view._show.visible
     assert view._show.name == "Show run r3"
     view.show_new_run()
