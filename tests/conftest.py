@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,25 @@ import pytest
 
 from store import CatalogWriter, RowBlocks, Workspace, sets_code
 from store.schema import OBJECT_COLUMNS
+
+
+def _give_web_loggers_back() -> None:
+    """Undo what importing distributed does to tornado's and bokeh's loggers, for every test.
+
+    The engine's tests import distributed, which sets those loggers to critical and error and
+    stops them propagating; the dashboard's tests read what the web server logs (caplog).
+    """
+    import distributed  # noqa: F401  (configures its logging once, on import)
+
+    for name in ("tornado", "tornado.application", "bokeh"):
+        web = logging.getLogger(name)
+        web.setLevel(logging.NOTSET)
+        web.propagate = True
+        web.handlers.clear()
+
+
+_give_web_loggers_back()
+
 
 TOY_SIZE = 32
 TOY_STATUS = ("ok", "off_frame")
