@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from galcore.engine import DEFAULT_BLOCK_ROWS, Engine, run_tasks
+from galcore.engine import DEFAULT_BLOCK_ROWS, Engine, file_identity, loaded_once, run_tasks
 from galcore.errors import NotFittedError, TrainingError
 from store import RowBlocks, Workspace
 
@@ -112,8 +112,6 @@ class TSNEEmbedder:
 
 MAP_FILE = "tsne-map.pkl"
 """The fitted map in a run's model folder: what `embed_run` places new rows into."""
-_MAPS: dict[tuple[str, int, int], TSNEEmbedder] = {}
-"""The map each process loaded last, by file, size and modification time: loaded once."""
 
 
 @dataclass(frozen=True)
@@ -175,8 +173,10 @@ def embed_run(
 
     Raises
     ------
+    StoreNotFoundError
+        If the run has no predictions (``galcore predict`` writes them).
     TrainingError
-        If the run has no features, or `add` finds no saved map.
+        If `add` finds no saved map.
     """
     space = Workspace(workspace)
     catalog = space.catalog()
@@ -198,11 +198,10 @@ def embed_run(
     else:
         if not (resume and map_file.is_file()):
             _fit_map(target, np.flatnonzero(has_features), map_file, perplexity, fit_size, seed)
-        n_fitted = len(_loaded_map(map_file).rows_)
-        to_place = has_features.copy()
-        to_place[_loaded_map(map_file).rows_] = False
-    stat = map_file.stat()
-    stamp = {"map": [stat.st_size, stat.st_mtime_ns], "add": add}
+        fitted_rows = loaded_once(map_file, _load_map).rows_
+        n_fitted, to_place = len(fitted_rows), has_features.copy()
+        to_place[fitted_rows] = False
+    stamp = {"map": file_identity(map_file)[1:], "add": add}
     blocks = RowBlocks.open(
         target.path, {"embedding": 3}, len(catalog), block_rows, stamp=stamp, resume=resume
     )
@@ -231,7 +230,7 @@ def place_block(
     stop = min(start + blocks.block_rows, blocks.n_rows)
     features = target.read_rows("features", slice(start, stop))
     has_features = np.isfinite(features).all(axis=1)
-    embedder = _loaded_map(map_file)
+    embedder = loaded_once(map_file, _load_map)
     if add:
         coordinates = target.read_rows("embedding", slice(start, stop))
         place = has_features & ~np.isfinite(coordinates).all(axis=1)
@@ -263,12 +262,7 @@ def _fit_map(
     partial.replace(map_file)
 
 
-def _loaded_map(path: Path) -> TSNEEmbedder:
-    """Return the map saved at `path` (written by this project), loading it once a process."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _MAPS:
-        _MAPS.clear()
-        with path.open("rb") as saved:
-            _MAPS[key] = pickle.load(saved)  # noqa: S301 - the project's own file
-    return _MAPS[key]
+def _load_map(path: Path) -> TSNEEmbedder:
+    """Load a map saved by `embed_run` (the project's own pickle)."""
+    with path.open("rb") as saved:
+        return pickle.load(saved)  # noqa: S301 - the project's own file

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from galcore.errors import EngineError
@@ -25,7 +26,7 @@ from galcore.errors import EngineError
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["DEFAULT_BLOCK_ROWS", "Engine", "run_tasks"]
+__all__ = ["DEFAULT_BLOCK_ROWS", "Engine", "file_identity", "loaded_once", "run_tasks"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ DEFAULT_BLOCK_ROWS = 4096
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 """Set to 1 in local workers: one process per core, each computing on one thread."""
 _LOG_EVERY_S = 10.0
+_LOADED: dict[tuple[str, int, int], Any] = {}
+"""What `loaded_once` loaded last in this process, by the file's identity."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,25 @@ def run_tasks(
             client.cancel(futures)
             raise
     return meter.close()
+
+
+def file_identity(path: Path) -> tuple[str, int, int]:
+    """Return the file's path, size and modification time: it changes when it is rewritten."""
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+def loaded_once(path: Path, load: Callable[[Path], Any]) -> Any:  # noqa: ANN401
+    """Return ``load(path)``, loading it only once per process while the file is unchanged.
+
+    A worker's tasks share what it loads (a model, a t-SNE map); only the last file loaded
+    is kept, so a worker holds one at a time.
+    """
+    key = file_identity(path)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load(path)
+    return _LOADED[key]
 
 
 class _Meter:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import galcore
-from galcore.engine import DEFAULT_BLOCK_ROWS, Engine, run_tasks
+from galcore.engine import DEFAULT_BLOCK_ROWS, Engine, file_identity, loaded_once, run_tasks
 from galcore.errors import TrainingError
 from galcore.training import FEATURES_LAYER, FEATURES_WIDTH, MODEL_FILE, prediction_dataset
 from store import LABELS, RowBlocks, Workspace
@@ -23,10 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["Predictions", "load_run_model", "predict", "predict_block"]
 
 logger = logging.getLogger(__name__)
-
-
-_MODELS: dict[tuple[str, int, int], keras.Model] = {}
-"""The model each process loaded last, by file, size and modification time: loaded once."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +119,7 @@ def predict(
     if not usable.any():
         msg = f"{catalog.path} has no curated object (status ok or partial) to predict"
         raise TrainingError(msg)
-    stat = model_file.stat()
-    stamp = {"model": [stat.st_size, stat.st_mtime_ns], "catalog_id": catalog.catalog_id}
+    stamp = {"model": file_identity(model_file)[1:], "catalog_id": catalog.catalog_id}
     widths = {"probs": len(LABELS), "features": FEATURES_WIDTH}
     blocks = RowBlocks.open(
         target.path, widths, len(catalog), block_rows, stamp=stamp, resume=resume
@@ -160,7 +155,7 @@ def predict_block(root: Path, run: str, start: int, batch_size: int, blocks: Row
         name: np.full((stop - start, w), np.nan, np.float32) for name, w in blocks.widths.items()
     }
     if len(rows):
-        model = _loaded_model(_model_file(workspace, run))
+        model = loaded_once(_model_file(workspace, run), _load_model)
         values["probs"][rows - start], values["features"][rows - start] = _predict_rows(
             model, catalog, rows, batch_size=batch_size
         )
@@ -176,9 +171,7 @@ def load_run_model(workspace: Workspace, run: str) -> keras.Model:
     TrainingError
         If the run has no saved model: it needs training first.
     """
-    import keras
-
-    return keras.models.load_model(_model_file(workspace, run), compile=False)
+    return _load_model(_model_file(workspace, run))
 
 
 def _model_file(workspace: Workspace, run: str) -> Path:
@@ -190,16 +183,11 @@ def _model_file(workspace: Workspace, run: str) -> Path:
     return path
 
 
-def _loaded_model(path: Path) -> keras.Model:
-    """Return the model saved at `path`, loading it only if this process has not yet."""
+def _load_model(path: Path) -> keras.Model:
+    """Load a saved model without its optimizer."""
     import keras
 
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _MODELS:
-        _MODELS.clear()
-        _MODELS[key] = keras.models.load_model(path, compile=False)
-    return _MODELS[key]
+    return keras.models.load_model(path, compile=False)
 
 
 def _predict_rows(

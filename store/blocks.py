@@ -89,6 +89,7 @@ class RowBlocks:
             raise SchemaError(msg)
         blocks = cls(Path(run_path), dict(widths), int(n_rows), int(block_rows))
         stamp = {**stamp, "n_rows": blocks.n_rows, "block_rows": blocks.block_rows}
+        stamp = json.loads(json.dumps(stamp))  # as the array's attributes hold it
         paths = {name: blocks.path_of(name) for name in widths}
         kept = resume and all(_stamp_of(path) == stamp for path in paths.values())
         if resume and not kept:
@@ -182,7 +183,7 @@ def _create(
         dtype=RUN_ARRAYS[name][0],
         fill_value=np.nan,
     )
-    array.attrs[_STAMP] = json.loads(json.dumps(stamp))
+    array.attrs[_STAMP] = dict(stamp)
     (path / _DONE).mkdir()
 
 
